@@ -1,7 +1,9 @@
 -- access_events: one row per request per hop. Source is where the row was
 -- seen: nginx, mesh (Envoy/Istio), tap (Tapline's proxy), app, api.
 -- Times are UTC; Duration is in nanoseconds; unknown strings are ''.
-CREATE TABLE IF NOT EXISTS access_events
+
+-- name: create access_events
+CREATE TABLE IF NOT EXISTS {{table "access_events"}}{{onCluster}}
 (
     Timestamp        DateTime64(9) CODEC(Delta, ZSTD(1)),
     Duration         UInt64 CODEC(ZSTD(1)),
@@ -51,34 +53,43 @@ CREATE TABLE IF NOT EXISTS access_events
     Raw              String CODEC(ZSTD(1)),
     IngestTimestamp  DateTime64(3) DEFAULT now64(3) CODEC(Delta, ZSTD(1)),
     INDEX idx_request_id RequestId TYPE bloom_filter(0.001) GRANULARITY 1,
-    INDEX idx_trace_id TraceId TYPE bloom_filter(0.001) GRANULARITY 1,
-    INDEX idx_principal Principal TYPE bloom_filter(0.01) GRANULARITY 1
+    INDEX idx_trace_id   TraceId TYPE bloom_filter(0.001) GRANULARITY 1,
+    INDEX idx_principal  Principal TYPE bloom_filter(0.01) GRANULARITY 1
 )
-ENGINE = MergeTree
+ENGINE = {{engine "MergeTree" "access_events"}}
 PARTITION BY toDate(Timestamp)
 ORDER BY (toStartOfFiveMinutes(Timestamp), Source, ServiceName, Timestamp)
-TTL toDateTime(Timestamp) + toIntervalDay(30)
-SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1;
+{{ttl "access_events"}}
+SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1{{dedupWindow}};
+
+-- name: distribute access_events
+{{distributed "access_events" "rand()"}}
 
 -- access_events_id_ts: first and last time each request id and trace id was
 -- seen, so a lookup by id reads access_events only within [Start, End].
-CREATE TABLE IF NOT EXISTS access_events_id_ts
+-- Read it with GROUP BY Id (min(Start), max(End)).
+-- name: create access_events_id_ts
+CREATE TABLE IF NOT EXISTS {{table "access_events_id_ts"}}{{onCluster}}
 (
-    Id    String CODEC(ZSTD(1)),
-    Start SimpleAggregateFunction(min, DateTime64(9)) CODEC(ZSTD(1)),
-    End   SimpleAggregateFunction(max, DateTime64(9)) CODEC(ZSTD(1))
+    Id     String CODEC(ZSTD(1)),
+    Start  SimpleAggregateFunction(min, DateTime64(9)) CODEC(ZSTD(1)),
+    End    SimpleAggregateFunction(max, DateTime64(9)) CODEC(ZSTD(1))
 )
-ENGINE = AggregatingMergeTree
-PARTITION BY toDate(Start)
+ENGINE = {{engine "AggregatingMergeTree" "access_events_id_ts"}}
+PARTITION BY toStartOfWeek(Start)
 ORDER BY (Id)
-TTL toDateTime(Start) + toIntervalDay(30)
+{{ttl "access_events_id_ts"}}
 SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1;
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS access_events_id_ts_mv
-TO access_events_id_ts
+-- name: distribute access_events_id_ts
+{{distributed "access_events_id_ts" "cityHash64(Id)"}}
+
+-- name: create access_events_id_ts_mv
+CREATE MATERIALIZED VIEW IF NOT EXISTS {{name "access_events_id_ts_mv"}}{{onCluster}}
+TO {{table "access_events_id_ts"}}
 AS SELECT
     arrayJoin(arrayFilter(x -> x != '', [RequestId, TraceId])) AS Id,
     min(Timestamp) AS Start,
     max(Timestamp) AS End
-FROM access_events
+FROM {{table "access_events"}}
 GROUP BY Id;

@@ -1,7 +1,9 @@
 -- tls_connections: one row per TLS connection seen at the tap, including
 -- failed handshakes (Established = false, Failure = a machine-readable reason
 -- from package event, FailureDetail = the TLS library's words).
-CREATE TABLE IF NOT EXISTS tls_connections
+
+-- name: create tls_connections
+CREATE TABLE IF NOT EXISTS {{table "tls_connections"}}{{onCluster}}
 (
     Timestamp          DateTime64(9) CODEC(Delta, ZSTD(1)),
     Source             LowCardinality(String) CODEC(ZSTD(1)),
@@ -32,8 +34,11 @@ CREATE TABLE IF NOT EXISTS tls_connections
     IngestTimestamp    DateTime64(3) DEFAULT now64(3) CODEC(Delta, ZSTD(1)),
     INDEX idx_connection_id ConnectionId TYPE bloom_filter(0.001) GRANULARITY 1
 )
-ENGINE = MergeTree
+ENGINE = {{engine "MergeTree" "tls_connections"}}
 PARTITION BY toDate(Timestamp)
 ORDER BY (toStartOfFiveMinutes(Timestamp), Listener, Timestamp)
-TTL toDateTime(Timestamp) + toIntervalDay(30)
-SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1;
+{{ttl "tls_connections"}}
+SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1{{dedupWindow}};
+
+-- name: distribute tls_connections
+{{distributed "tls_connections" "rand()"}}

@@ -3,7 +3,10 @@
 -- stored, how many rows went to each table, and a SHA-256 hash chain over the
 -- raw messages (Hash = sha256(PrevHash || sha256 of the batch's messages)).
 -- Chain names one ingest worker's chain; BatchSeq counts its batches from 1.
-CREATE TABLE IF NOT EXISTS ingest_ledger
+-- No TTL: the ledger is kept as long as the reports that cite it.
+
+-- name: create ingest_ledger
+CREATE TABLE IF NOT EXISTS {{table "ingest_ledger"}}{{onCluster}}
 (
     InsertedAt      DateTime64(3) CODEC(Delta, ZSTD(1)),
     Stream          LowCardinality(String),
@@ -21,6 +24,11 @@ CREATE TABLE IF NOT EXISTS ingest_ledger
     PrevHash        String,
     Hash            String
 )
-ENGINE = MergeTree
+ENGINE = {{engine "MergeTree" "ingest_ledger"}}
 ORDER BY (Stream, Chain, BatchSeq)
-SETTINGS index_granularity = 8192;
+{{ttl "ingest_ledger"}}
+SETTINGS index_granularity = 8192{{dedupWindow}};
+
+-- One chain is read in order: keep it on one shard.
+-- name: distribute ingest_ledger
+{{distributed "ingest_ledger" "cityHash64(Chain)"}}
