@@ -90,3 +90,22 @@ func TestInSection(t *testing.T) {
 	require.ErrorAs(t, got, &fe)
 	assert.Equal(t, "bus.max_age", fe.Key)
 }
+
+func TestDSNMasksPassword(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"", ""},
+		{"clickhouse://ch:9000/tapline", "clickhouse://ch:9000/tapline"},
+		{"clickhouse://user:p%40ss@ch:9000/tapline?secure=true", "clickhouse://user:xxxxx@ch:9000/tapline?secure=true"},
+		{"clickhouse://user@ch:9000", "clickhouse://user@ch:9000"},
+		{"https://ch:8443/?username=u&password=hunter2", "https://ch:8443/?password=xxxxx&username=u"},
+		{"::not a url", configtype.Masked},
+	}
+	for _, tt := range tests {
+		d := configtype.DSN(tt.in)
+		assert.Equal(t, tt.want, d.String(), tt.in)
+		out, err := d.MarshalText()
+		require.NoError(t, err)
+		assert.Equal(t, tt.want, string(out))
+		assert.Equal(t, tt.in, d.Value())
+	}
+}
