@@ -86,7 +86,7 @@ func TestTrustedProxies(t *testing.T) {
 	tp, err := identity.NewTrustedProxies(identity.TrustedProxiesConfig{
 		CIDRs:     []string{"10.0.0.0/8", "192.0.2.7"},
 		SPIFFEIDs: []string{"spiffe://example.org/ns/mesh/sa/*"},
-	}, "identity.trusted_proxies")
+	})
 	require.NoError(t, err)
 	require.True(t, tp.Trusts(netip.MustParseAddr("10.1.2.3"), ""))
 	require.True(t, tp.Trusts(netip.MustParseAddr("::ffff:10.1.2.3"), ""))
@@ -95,8 +95,8 @@ func TestTrustedProxies(t *testing.T) {
 	require.True(t, tp.Trusts(netip.MustParseAddr("192.0.2.8"), "spiffe://example.org/ns/mesh/sa/sidecar"))
 	require.False(t, tp.Trusts(netip.MustParseAddr("192.0.2.8"), "spiffe://example.org/ns/app/sa/sidecar"))
 
-	_, err = identity.NewTrustedProxies(identity.TrustedProxiesConfig{CIDRs: []string{"nope"}}, "identity.trusted_proxies")
-	require.ErrorContains(t, err, "identity.trusted_proxies.cidrs[0]")
+	_, err = identity.NewTrustedProxies(identity.TrustedProxiesConfig{CIDRs: []string{"nope"}})
+	require.ErrorContains(t, err, `cidrs[0]: "nope" is not a CIDR or address`)
 }
 
 const (
@@ -254,15 +254,15 @@ func TestJWTConfigValidate(t *testing.T) {
 	c := identity.DefaultJWTConfig()
 	c.Algorithms = []string{"none", "HS256", "XX1"}
 	c.JWKSFile, c.JWKSURL = "a", "b"
-	err := c.Validate("proxy.identity.jwt")
+	err := c.Validate()
 	require.Error(t, err)
 	for _, want := range []string{
-		"proxy.identity.jwt.issuer is required",
-		"proxy.identity.jwt.audiences",
-		"exactly one of jwks_file and jwks_url",
-		`proxy.identity.jwt.algorithms[0]: "none" is not allowed`,
-		`proxy.identity.jwt.algorithms[1]: "HS256" is not allowed`,
-		`proxy.identity.jwt.algorithms[2]: unknown algorithm "XX1"`,
+		"issuer: is required",
+		"audiences: must name at least one audience",
+		"jwks_file: exactly one of jwks_file and jwks_url",
+		`algorithms[0]: "none" is not allowed`,
+		`algorithms[1]: "HS256" is not allowed`,
+		`algorithms[2]: unknown algorithm "XX1"`,
 	} {
 		require.ErrorContains(t, err, want)
 	}

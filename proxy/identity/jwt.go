@@ -12,6 +12,8 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwk"
 	"github.com/lestrrat-go/jwx/v3/jws"
 	"github.com/lestrrat-go/jwx/v3/jwt"
+
+	"github.com/tapline/tapline/config/configtype"
 )
 
 // Machine-readable reasons a bearer token was not accepted. They appear in
@@ -145,44 +147,45 @@ func DefaultJWTConfig() JWTConfig {
 	}
 }
 
-// Validate checks the configuration; key is its YAML path, used in messages.
-func (c JWTConfig) Validate(key string) error {
+// Validate checks the configuration. Keys in its errors are relative to the
+// section ("issuer", "algorithms[1]").
+func (c JWTConfig) Validate() error {
 	var errs []error
 	if c.Issuer == "" {
-		errs = append(errs, fmt.Errorf("%s.issuer is required", key))
+		errs = append(errs, configtype.Errorf("issuer", "is required"))
 	}
 	if len(c.Audiences) == 0 {
-		errs = append(errs, fmt.Errorf("%s.audiences must name at least one audience", key))
+		errs = append(errs, configtype.Errorf("audiences", "must name at least one audience"))
 	}
 	if (c.JWKSFile == "") == (c.JWKSURL == "") {
-		errs = append(errs, fmt.Errorf("%s: exactly one of jwks_file and jwks_url is required", key))
+		errs = append(errs, configtype.Errorf("jwks_file", "exactly one of jwks_file and jwks_url is required"))
 	}
 	if c.JWKSURL != "" && !strings.HasPrefix(c.JWKSURL, "https://") && !strings.HasPrefix(c.JWKSURL, "http://") {
-		errs = append(errs, fmt.Errorf("%s.jwks_url must be an http(s) URL", key))
+		errs = append(errs, configtype.Errorf("jwks_url", "must be an http(s) URL"))
 	}
 	if len(c.Algorithms) == 0 {
-		errs = append(errs, fmt.Errorf("%s.algorithms must list at least one algorithm", key))
+		errs = append(errs, configtype.Errorf("algorithms", "must list at least one algorithm"))
 	}
 	for i, a := range c.Algorithms {
 		alg, ok := jwa.LookupSignatureAlgorithm(a)
 		switch {
 		case !ok:
-			errs = append(errs, fmt.Errorf("%s.algorithms[%d]: unknown algorithm %q", key, i, a))
+			errs = append(errs, configtype.Errorf(fmt.Sprintf("algorithms[%d]", i), "unknown algorithm %q", a))
 		case alg == jwa.NoSignature() || alg.IsSymmetric():
-			errs = append(errs, fmt.Errorf("%s.algorithms[%d]: %q is not allowed (only asymmetric signatures)", key, i, a))
+			errs = append(errs, configtype.Errorf(fmt.Sprintf("algorithms[%d]", i), "%q is not allowed (only asymmetric signatures)", a))
 		}
 	}
 	if c.Leeway < 0 {
-		errs = append(errs, fmt.Errorf("%s.leeway must be >= 0", key))
+		errs = append(errs, configtype.Errorf("leeway", "must be >= 0"))
 	}
 	if c.RefreshInterval <= 0 {
-		errs = append(errs, fmt.Errorf("%s.refresh_interval must be > 0", key))
+		errs = append(errs, configtype.Errorf("refresh_interval", "must be > 0"))
 	}
 	if c.MinRefreshInterval < 0 {
-		errs = append(errs, fmt.Errorf("%s.min_refresh_interval must be >= 0", key))
+		errs = append(errs, configtype.Errorf("min_refresh_interval", "must be >= 0"))
 	}
 	if c.FetchTimeout <= 0 {
-		errs = append(errs, fmt.Errorf("%s.fetch_timeout must be > 0", key))
+		errs = append(errs, configtype.Errorf("fetch_timeout", "must be > 0"))
 	}
 	return errors.Join(errs...)
 }
@@ -197,7 +200,7 @@ type JWTValidator struct {
 
 // NewJWTValidator builds a validator; Start loads the keys.
 func NewJWTValidator(cfg JWTConfig, clock func() time.Time) (*JWTValidator, error) {
-	if err := cfg.Validate("jwt"); err != nil {
+	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if clock == nil {

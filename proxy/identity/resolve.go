@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tapline/tapline/config/configtype"
 	"github.com/tapline/tapline/event"
 	"github.com/tapline/tapline/identity/xfcc"
 )
@@ -45,9 +46,10 @@ type TrustedProxiesConfig struct {
 	SPIFFEIDs []string `yaml:"spiffe_ids"`
 }
 
-// Validate checks the configuration; key is its YAML path.
-func (c TrustedProxiesConfig) Validate(key string) error {
-	_, err := NewTrustedProxies(c, key)
+// Validate checks the configuration; keys in its errors are relative
+// ("cidrs[0]").
+func (c TrustedProxiesConfig) Validate() error {
+	_, err := NewTrustedProxies(c)
 	return err
 }
 
@@ -57,8 +59,8 @@ type TrustedProxies struct {
 	ids      []SPIFFEPattern
 }
 
-// NewTrustedProxies compiles the configuration; key is its YAML path.
-func NewTrustedProxies(c TrustedProxiesConfig, key string) (*TrustedProxies, error) {
+// NewTrustedProxies compiles the configuration.
+func NewTrustedProxies(c TrustedProxiesConfig) (*TrustedProxies, error) {
 	t := &TrustedProxies{}
 	var errs []error
 	for i, s := range c.CIDRs {
@@ -67,7 +69,7 @@ func NewTrustedProxies(c TrustedProxiesConfig, key string) (*TrustedProxies, err
 			// A bare address means that one host.
 			a, aerr := netip.ParseAddr(s)
 			if aerr != nil {
-				errs = append(errs, fmt.Errorf("%s.cidrs[%d]: %q is not a CIDR or address", key, i, s))
+				errs = append(errs, configtype.Errorf(fmt.Sprintf("cidrs[%d]", i), "%q is not a CIDR or address", s))
 				continue
 			}
 			p = netip.PrefixFrom(a, a.BitLen())
@@ -77,7 +79,7 @@ func NewTrustedProxies(c TrustedProxiesConfig, key string) (*TrustedProxies, err
 	for i, s := range c.SPIFFEIDs {
 		p, err := ParseSPIFFEPattern(s)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s.spiffe_ids[%d]: %w", key, i, err))
+			errs = append(errs, &configtype.FieldError{Key: fmt.Sprintf("spiffe_ids[%d]", i), Err: err})
 			continue
 		}
 		t.ids = append(t.ids, p)
