@@ -113,13 +113,14 @@ func MapMesh(rec plog.LogRecord) Result {
 	body := rec.Body()
 	var bodyJSON []byte
 	var bodyMap pcommon.Map
+	haveMap := false
 	switch body.Type() {
 	case pcommon.ValueTypeStr:
 		if b := bytes.TrimSpace([]byte(body.Str())); len(b) > 0 && b[0] == '{' {
 			bodyJSON = b
 		}
 	case pcommon.ValueTypeMap:
-		bodyMap = body.Map()
+		bodyMap, haveMap = body.Map(), true
 	}
 	var extra []kv // body fields Tapline does not map, kept as attributes
 	if bodyJSON != nil {
@@ -163,7 +164,7 @@ func MapMesh(rec plog.LogRecord) Result {
 			bodyJSON = nil
 		}
 	}
-	if bodyMap.Len() > 0 {
+	if haveMap {
 		n := 0
 		bodyMap.Range(func(k string, _ pcommon.Value) bool {
 			if IsMeshKey(k) {
@@ -175,7 +176,7 @@ func MapMesh(rec plog.LogRecord) Result {
 			found += n
 			res.Format = FormatJSON
 		} else {
-			bodyMap = pcommon.Map{}
+			haveMap = false
 		}
 	}
 	if found < 2 {
@@ -186,7 +187,7 @@ func MapMesh(rec plog.LogRecord) Result {
 	}
 
 	raw := rawMesh(rec, bodyJSON)
-	if bodyMap.Len() > 0 {
+	if haveMap {
 		bodyMap.Range(func(k string, v pcommon.Value) bool {
 			if IsMeshKey(k) {
 				if v.Type() != pcommon.ValueTypeEmpty && !a.meshField(meshKey(k), v.AsString()) {
