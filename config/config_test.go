@@ -32,10 +32,12 @@ func fullConfig() config.Config {
 			Engine: "clickhouse",
 			CHDB:   config.CHDB{Library: "/opt/chdb/libchdb.so", Path: "/srv/clickhouse", Connections: 8},
 			ClickHouse: config.ClickHouse{
-				DSN:      "clickhouse://ch-1.internal:9440/?dial_timeout=5s",
-				Username: "tapline",
-				Password: "s3cret: with colon",
-				TLS:      configtype.TLSClient{Enabled: true, CA: "/etc/tapline/tls/ch-ca.pem", ServerName: "ch.internal"},
+				DSN:         "clickhouse://ch-1.internal:9440/?dial_timeout=5s",
+				Username:    "tapline",
+				Password:    "s3cret: with colon",
+				TLS:         configtype.TLSClient{Enabled: true, CA: "/etc/tapline/tls/ch-ca.pem", ServerName: "ch.internal"},
+				MaxConns:    20,
+				DialTimeout: 3 * time.Second,
 			},
 			Schema: schema.Options{
 				Database: "observability",

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/url"
 	"path/filepath"
+	"time"
 
 	"github.com/tapline/tapline/config/configtype"
 	"github.com/tapline/tapline/store/schema"
@@ -50,6 +51,11 @@ type ClickHouse struct {
 	Password configtype.Secret `yaml:"password"`
 	// TLS to the server.
 	TLS configtype.TLSClient `yaml:"tls"`
+	// MaxConns caps open connections; 0 means the engine's default (10).
+	MaxConns int `yaml:"max_conns"`
+	// DialTimeout bounds connecting to a server; 0 means the engine's
+	// default (10s).
+	DialTimeout time.Duration `yaml:"dial_timeout"`
 }
 
 // DefaultStore is the embedded chDB engine with four connections and the
@@ -102,9 +108,9 @@ func (c ClickHouse) Validate() error {
 		errs = append(errs, configtype.Errorf("dsn", "want clickhouse://host:9000/, got %q", c.DSN.String()))
 	} else {
 		switch u.Scheme {
-		case "clickhouse", "tcp", "http", "https":
+		case "clickhouse", "tcp":
 		default:
-			errs = append(errs, configtype.Errorf("dsn", "unsupported scheme %q (want clickhouse, tcp, http or https)", u.Scheme))
+			errs = append(errs, configtype.Errorf("dsn", "unsupported scheme %q (want clickhouse:// or tcp://, the native protocol)", u.Scheme))
 		}
 		if u.User != nil && c.Username != "" {
 			errs = append(errs, configtype.Errorf("username", "given both here and in dsn"))
@@ -112,6 +118,12 @@ func (c ClickHouse) Validate() error {
 	}
 	if c.Password != "" && c.Username == "" {
 		errs = append(errs, configtype.Errorf("password", "needs username"))
+	}
+	if c.MaxConns < 0 {
+		errs = append(errs, configtype.Errorf("max_conns", "must be >= 0, got %d", c.MaxConns))
+	}
+	if c.DialTimeout < 0 {
+		errs = append(errs, configtype.Errorf("dial_timeout", "must be >= 0, got %s", c.DialTimeout))
 	}
 	errs = append(errs, configtype.InSection("tls", c.TLS.Validate()))
 	return errors.Join(errs...)
