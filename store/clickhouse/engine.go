@@ -158,7 +158,8 @@ func (e *Engine) Query(ctx context.Context, query string, params store.Params) (
 	return r, nil
 }
 
-// PrepareBatch starts a batch insert into table. With a dedup token the
+// PrepareBatch starts a batch insert into table; no columns means all the
+// columns an INSERT takes, in table order. With a dedup token the
 // insert carries insert_deduplication_token, so a retried batch is stored
 // once by tables that deduplicate (Tapline's tables do). The batch holds no
 // connection until Send.
@@ -166,8 +167,8 @@ func (e *Engine) PrepareBatch(ctx context.Context, table string, columns []strin
 	if e.closed.Load() {
 		return nil, store.ErrClosed
 	}
-	if table == "" || len(columns) == 0 {
-		return nil, errors.New("clickhouse batch: table and columns are required")
+	if table == "" {
+		return nil, errors.New("clickhouse batch: table is required")
 	}
 	bo := store.ApplyBatchOptions(opts)
 	var settings ch.Settings
@@ -178,16 +179,19 @@ func (e *Engine) PrepareBatch(ctx context.Context, table string, columns []strin
 	if err != nil {
 		return nil, err
 	}
-	quoted := make([]string, len(columns))
-	for i, c := range columns {
-		quoted[i] = quoteIdent(c)
+	query := "INSERT INTO " + quoteTable(table)
+	if len(columns) > 0 {
+		quoted := make([]string, len(columns))
+		for i, c := range columns {
+			quoted[i] = quoteIdent(c)
+		}
+		query += " (" + strings.Join(quoted, ", ") + ")"
 	}
-	query := "INSERT INTO " + quoteTable(table) + " (" + strings.Join(quoted, ", ") + ")"
 	b, err := e.conn.PrepareBatch(qctx, query, driver.WithReleaseConnection())
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse batch into %s: %w", table, storeError(err))
 	}
-	return &batch{b: b, table: table, columns: columns}, nil
+	return newBatch(b, table), nil
 }
 
 // Ping checks that the server answers.

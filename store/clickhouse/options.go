@@ -183,6 +183,12 @@ func (o Options) driverOptions() (*ch.Options, error) {
 		opts.DialTimeout = defaultDialTimeout
 	}
 	opts.Logger = o.Logger
+	// Parameters and DateTime text without a zone are read as UTC, as in
+	// chDB: store.FormatParam writes times in UTC.
+	if opts.Settings == nil {
+		opts.Settings = ch.Settings{}
+	}
+	opts.Settings["session_timezone"] = "UTC"
 	opts.ClientInfo.Products = append(opts.ClientInfo.Products, struct{ Name, Version string }{"tapline", ""})
 	return opts, nil
 }

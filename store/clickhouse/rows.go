@@ -17,6 +17,7 @@ type rows struct {
 	holders []any // pointers to clickhouse-go's scan types
 	values  []any // the current row, converted
 	err     error
+	closed  bool
 }
 
 func newRows(r driver.Rows) (*rows, error) {
@@ -43,7 +44,7 @@ func newRows(r driver.Rows) (*rows, error) {
 func (r *rows) Columns() []store.Column { return r.columns }
 
 func (r *rows) Next() bool {
-	if r.err != nil || !r.rows.Next() {
+	if r.err != nil || r.closed || !r.rows.Next() {
 		return false
 	}
 	if err := r.rows.Scan(r.holders...); err != nil {
@@ -105,6 +106,14 @@ func (r *rows) Err() error {
 	return storeError(r.rows.Err())
 }
 
-func (r *rows) Close() error { return storeError(r.rows.Close()) }
+// Close ends the result; clickhouse-go reads what is left of it. Safe to
+// call twice.
+func (r *rows) Close() error {
+	if r.closed {
+		return nil
+	}
+	r.closed = true
+	return storeError(r.rows.Close())
+}
 
 var _ store.Rows = (*rows)(nil)

@@ -15,6 +15,7 @@ import (
 	"github.com/tapline/tapline/store"
 	"github.com/tapline/tapline/store/schema"
 	"github.com/tapline/tapline/store/schema/schematest"
+	"github.com/tapline/tapline/store/storetest"
 )
 
 // DSNEnv names the ClickHouse server the server tests run against.
@@ -43,6 +44,14 @@ func openServer(t *testing.T) *Engine {
 		require.NoError(t, eng.Close())
 	})
 	return eng
+}
+
+// The engine conformance suite, against the server.
+func TestServerConformance(t *testing.T) {
+	if os.Getenv(DSNEnv) == "" {
+		t.Skip(DSNEnv + " is not set: no ClickHouse server to test against")
+	}
+	storetest.Run(t, func(t *testing.T) store.Engine { return openServer(t) })
 }
 
 func TestServerMigrations(t *testing.T) {

@@ -25,8 +25,9 @@ const (
 // index layout and retention. It is embedded in Tapline's configuration
 // (YAML keys in the struct tags).
 type Options struct {
-	// Database holds all of Tapline's tables. Empty means the engine's
-	// database (Migrate) or "tapline" (Render).
+	// Database holds all of Tapline's tables. Empty (the default) means the
+	// engine's database for Migrate and "tapline" for Render; when set it
+	// must be the engine's database.
 	Database string `yaml:"database"`
 	// Cluster is the ClickHouse cluster name for ON CLUSTER DDL, replicated
 	// local tables and Distributed tables. Empty means a single node.
@@ -60,14 +61,13 @@ type Retention struct {
 // DefaultDatabase is the database Render uses when Options.Database is empty.
 const DefaultDatabase = "tapline"
 
-// DefaultOptions returns the defaults: database tapline, a single node,
+// DefaultOptions returns the defaults: the engine's database, a single node,
 // index layout picked by server version, 30 days of traces, logs, access
 // events and TLS connections, ledger and compliance kept forever.
 func DefaultOptions() Options {
 	const day = 24 * time.Hour
 	return Options{
-		Database: DefaultDatabase,
-		Indexes:  IndexesAuto,
+		Indexes: IndexesAuto,
 		Retention: Retention{
 			Traces:         30 * day,
 			Logs:           30 * day,

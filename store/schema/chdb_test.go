@@ -1,0 +1,82 @@
+package schema_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tapline/tapline/store/chdb"
+	"github.com/tapline/tapline/store/schema"
+	"github.com/tapline/tapline/store/schema/schematest"
+)
+
+// dataDir is the one chDB data directory of this test binary (chDB serves
+// one per process); tests isolate themselves in their own databases.
+var dataDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "tapline-schema-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	dataDir = dir
+	code := m.Run()
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// openChDB opens the embedded engine on database db, or skips when the
+// library is missing (fails instead under CI=true).
+func openChDB(t *testing.T, db string) *chdb.Engine {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	eng, err := chdb.Open(ctx, chdb.Options{Path: dataDir, Database: db})
+	if errors.Is(err, chdb.ErrLibraryMissing) && os.Getenv("CI") == "" {
+		t.Skipf("chDB library missing (run make libchdb): %v", err)
+	}
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, eng.Close()) })
+	return eng
+}
+
+// The migrations run on chDB (ClickHouse 26.5, text-index layout), twice
+// without change; every table's columns match the golden list.
+func TestMigrateChDB(t *testing.T) {
+	eng := openChDB(t, "schema_migrate")
+	got := schematest.Run(t, eng, schema.DefaultOptions())
+	checkGoldenFile(t, "columns.golden", got)
+}
+
+// The bloom-filter layout for older servers is valid DDL too and has the
+// same columns.
+func TestMigrateChDBBloom(t *testing.T) {
+	eng := openChDB(t, "schema_bloom")
+	opts := schema.DefaultOptions()
+	opts.Indexes = schema.IndexesBloom
+	applied, err := schema.Migrate(context.Background(), eng, opts)
+	require.NoError(t, err)
+	require.NotEmpty(t, applied)
+	rows, err := eng.Query(context.Background(),
+		"SELECT count() FROM system.data_skipping_indices WHERE database = currentDatabase() AND type = 'text'", nil)
+	require.NoError(t, err)
+	defer rows.Close()
+	require.True(t, rows.Next())
+	var n uint64
+	require.NoError(t, rows.Scan(&n))
+	require.Zero(t, n, "no text index in the bloom layout")
+}
+
+func TestMigrateWrongDatabase(t *testing.T) {
+	eng := openChDB(t, "schema_wrongdb")
+	opts := schema.DefaultOptions()
+	opts.Database = "elsewhere"
+	_, err := schema.Migrate(context.Background(), eng, opts)
+	require.ErrorContains(t, err, `schema database "elsewhere" is not the engine's database "schema_wrongdb"`)
+}
