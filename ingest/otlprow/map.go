@@ -43,25 +43,6 @@ func (r *Rows) Reset() {
 // Len is the number of rows of all tables.
 func (r *Rows) Len() int { return len(r.Spans) + len(r.Logs) + len(r.Access) + len(r.TLS) }
 
-// Mark records the current length of every table, for Truncate.
-type Mark struct{ spans, logs, access, tls, shared int }
-
-// Mark returns the current lengths, so that the rows of one message can be
-// dropped again with Truncate.
-func (r *Rows) Mark() Mark {
-	return Mark{len(r.Spans), len(r.Logs), len(r.Access), len(r.TLS), r.nshared}
-}
-
-// Truncate drops the rows appended since m was taken. MinTime and MaxTime
-// are not rewound.
-func (r *Rows) Truncate(m Mark) {
-	r.Spans = r.Spans[:m.spans]
-	r.Logs = r.Logs[:m.logs]
-	r.Access = r.Access[:m.access]
-	r.TLS = r.TLS[:m.tls]
-	r.nshared = m.shared
-}
-
 // AppendTraces maps every span of td to an otel_traces row.
 func (r *Rows) AppendTraces(td ptrace.Traces) {
 	rss := td.ResourceSpans()

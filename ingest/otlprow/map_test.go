@@ -424,18 +424,6 @@ func TestReuse(t *testing.T) {
 	require.Equal(t, unknownTime, a.PeerNotAfter)
 }
 
-func TestMarkTruncate(t *testing.T) {
-	var rows Rows
-	rows.AppendTraces(sampleTraces())
-	m := rows.Mark()
-	rows.AppendLogs(sampleLogs())
-	rows.AppendTraces(sampleTraces())
-	require.Equal(t, 8+7, rows.Len())
-	rows.Truncate(m)
-	require.Equal(t, 4, rows.Len())
-	require.Len(t, rows.Spans, 4)
-}
-
 func TestColumnsMatchValues(t *testing.T) {
 	var (
 		s Span
