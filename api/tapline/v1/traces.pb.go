@@ -468,11 +468,16 @@ type Timeline struct {
 	Hops []*Hop `protobuf:"bytes,3,rep,name=hops,proto3" json:"hops,omitempty"`
 	// entries are all spans, access events and TLS connections ordered by
 	// start time (ties in path order).
-	Entries       []*TimelineEntry       `protobuf:"bytes,4,rep,name=entries,proto3" json:"entries,omitempty"`
-	StartTime     *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
-	Duration      *durationpb.Duration   `protobuf:"bytes,6,opt,name=duration,proto3" json:"duration,omitempty"`
-	SpanCount     int64                  `protobuf:"varint,7,opt,name=span_count,json=spanCount,proto3" json:"span_count,omitempty"`
-	ErrorCount    int64                  `protobuf:"varint,8,opt,name=error_count,json=errorCount,proto3" json:"error_count,omitempty"`
+	Entries   []*TimelineEntry       `protobuf:"bytes,4,rep,name=entries,proto3" json:"entries,omitempty"`
+	StartTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	Duration  *durationpb.Duration   `protobuf:"bytes,6,opt,name=duration,proto3" json:"duration,omitempty"`
+	SpanCount int64                  `protobuf:"varint,7,opt,name=span_count,json=spanCount,proto3" json:"span_count,omitempty"`
+	// error_count counts spans with status Error and access events with a 5xx
+	// status.
+	ErrorCount int64 `protobuf:"varint,8,opt,name=error_count,json=errorCount,proto3" json:"error_count,omitempty"`
+	// truncated is true when the request had more spans, events or linked ids
+	// than the configured caps and some were left out.
+	Truncated     bool `protobuf:"varint,9,opt,name=truncated,proto3" json:"truncated,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -561,6 +566,13 @@ func (x *Timeline) GetErrorCount() int64 {
 		return x.ErrorCount
 	}
 	return 0
+}
+
+func (x *Timeline) GetTruncated() bool {
+	if x != nil {
+		return x.Truncated
+	}
+	return false
 }
 
 // Hop is one access event of a request, summarised.
@@ -1429,7 +1441,7 @@ const file_tapline_v1_traces_proto_rawDesc = "" +
 	"\btrace_id\x18\x01 \x01(\tR\atraceId\"2\n" +
 	"\x11GetRequestRequest\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x01 \x01(\tR\trequestId\"\xd4\x02\n" +
+	"request_id\x18\x01 \x01(\tR\trequestId\"\xf2\x02\n" +
 	"\bTimeline\x12\x1b\n" +
 	"\ttrace_ids\x18\x01 \x03(\tR\btraceIds\x12\x1f\n" +
 	"\vrequest_ids\x18\x02 \x03(\tR\n" +
@@ -1442,7 +1454,8 @@ const file_tapline_v1_traces_proto_rawDesc = "" +
 	"\n" +
 	"span_count\x18\a \x01(\x03R\tspanCount\x12\x1f\n" +
 	"\verror_count\x18\b \x01(\x03R\n" +
-	"errorCount\"\x98\x03\n" +
+	"errorCount\x12\x1c\n" +
+	"\ttruncated\x18\t \x01(\bR\ttruncated\"\x98\x03\n" +
 	"\x03Hop\x12\x16\n" +
 	"\x06source\x18\x01 \x01(\tR\x06source\x12!\n" +
 	"\fservice_name\x18\x02 \x01(\tR\vserviceName\x12\x12\n" +

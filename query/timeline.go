@@ -1,0 +1,477 @@
+package query
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	taplinev1 "github.com/tapline/tapline/api/tapline/v1"
+	"github.com/tapline/tapline/event"
+	"github.com/tapline/tapline/store"
+)
+
+// A timeline follows ids from spans to access events and back a few times,
+// and never further than these caps.
+const (
+	maxTimelineRounds   = 4
+	maxTimelineTraces   = 16
+	maxTimelineRequests = 64
+)
+
+// Entry kinds of a timeline.
+const (
+	kindSpan   = "span"
+	kindAccess = "access"
+	kindTLS    = "tls"
+)
+
+// hopRank orders the hops of a request along its path.
+func hopRank(source string) int {
+	switch source {
+	case event.SourceNginx:
+		return 1
+	case event.SourceMesh:
+		return 2
+	case event.SourceTap:
+		return 3
+	case event.SourceApp:
+		return 4
+	case event.SourceAPI:
+		return 5
+	}
+	return 6
+}
+
+// GetTrace implements taplinev1.TraceServiceServer.
+func (t *traceServer) GetTrace(ctx context.Context, req *taplinev1.GetTraceRequest) (*taplinev1.Timeline, error) {
+	var v violations
+	id := normTraceID(&v, "trace_id", req.GetTraceId())
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	c := newCollection(false)
+	c.addTrace(id)
+	if err := t.s.collect(ctx, c); err != nil {
+		return nil, err
+	}
+	if len(c.spans) == 0 && len(c.events) == 0 {
+		return nil, status.Errorf(codes.NotFound, "trace %s not found", id)
+	}
+	return c.timeline(), nil
+}
+
+// GetRequest implements taplinev1.TraceServiceServer.
+func (t *traceServer) GetRequest(ctx context.Context, req *taplinev1.GetRequestRequest) (*taplinev1.Timeline, error) {
+	var v violations
+	id := req.GetRequestId()
+	if id == "" {
+		v.add("request_id", "required")
+	}
+	checkText(&v, "request_id", id, maxIDLen)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	c := newCollection(true)
+	c.addRequest(id)
+	if err := t.s.collect(ctx, c); err != nil {
+		return nil, err
+	}
+	if len(c.events) == 0 && len(c.spans) == 0 {
+		return nil, status.Errorf(codes.NotFound, "request %q not found", id)
+	}
+	return c.timeline(), nil
+}
+
+// collection gathers what belongs to one request.
+type collection struct {
+	// followTraces loads the spans of every trace the request's events
+	// name, not only the seed trace's.
+	followTraces bool
+	traceIDs     []string
+	requestIDs   []string
+	spansLoaded  map[string]bool
+	eventsByID   map[string]bool // ids whose access events were loaded
+	spans        []*taplinev1.Span
+	events       []*taplinev1.AccessEvent
+	eventKeys    map[string]bool
+	tls          []*taplinev1.TlsConnection
+	truncated    bool
+}
+
+func newCollection(followTraces bool) *collection {
+	return &collection{
+		followTraces: followTraces,
+		spansLoaded:  map[string]bool{},
+		eventsByID:   map[string]bool{},
+		eventKeys:    map[string]bool{},
+	}
+}
+
+func (c *collection) addTrace(id string) {
+	if id == "" || slices.Contains(c.traceIDs, id) {
+		return
+	}
+	if len(c.traceIDs) >= maxTimelineTraces {
+		c.truncated = true
+		return
+	}
+	c.traceIDs = append(c.traceIDs, id)
+}
+
+func (c *collection) addRequest(id string) {
+	if id == "" || slices.Contains(c.requestIDs, id) {
+		return
+	}
+	if len(c.requestIDs) >= maxTimelineRequests {
+		c.truncated = true
+		return
+	}
+	c.requestIDs = append(c.requestIDs, id)
+}
+
+// collect loads spans and access events, following trace ids and request
+// ids between them, then the TLS connections the events name.
+func (s *Server) collect(ctx context.Context, c *collection) error {
+	for range maxTimelineRounds {
+		progressed := false
+		var traces []string
+		for i, id := range c.traceIDs {
+			if !c.spansLoaded[id] && (i == 0 || c.followTraces) {
+				traces = append(traces, id)
+			}
+		}
+		if len(traces) > 0 {
+			progressed = true
+			if err := s.loadSpans(ctx, c, traces); err != nil {
+				return err
+			}
+		}
+		var traceIDs, requestIDs []string
+		for _, id := range c.traceIDs {
+			if !c.eventsByID["t:"+id] {
+				traceIDs = append(traceIDs, id)
+			}
+		}
+		for _, id := range c.requestIDs {
+			if !c.eventsByID["r:"+id] {
+				requestIDs = append(requestIDs, id)
+			}
+		}
+		if len(traceIDs)+len(requestIDs) > 0 {
+			progressed = true
+			if err := s.loadEvents(ctx, c, traceIDs, requestIDs); err != nil {
+				return err
+			}
+		}
+		if !progressed {
+			break
+		}
+	}
+	return s.loadTLS(ctx, c)
+}
+
+// loadSpans reads the spans of the given traces, each within its own bounds
+// from otel_traces_trace_id_ts.
+func (s *Server) loadSpans(ctx context.Context, c *collection, ids []string) error {
+	for _, id := range ids {
+		c.spansLoaded[id] = true
+	}
+	st := newStmt()
+	bounds := map[string]window{}
+	sql := "SELECT TraceId, min(Start), max(End)\nFROM otel_traces_trace_id_ts\nWHERE TraceId IN " + st.strs(ids) + "\nGROUP BY TraceId"
+	err := s.each(ctx, "look up trace", sql, st.params, func(r store.Rows) error {
+		var (
+			id string
+			w  window
+		)
+		if err := r.Scan(&id, &w.start, &w.end); err != nil {
+			return err
+		}
+		w.end = w.end.Add(time.Second)
+		bounds[id] = w
+		return nil
+	})
+	if err != nil || len(bounds) == 0 {
+		return err
+	}
+	st = newStmt()
+	var ors []string
+	for _, id := range ids {
+		if w, ok := bounds[id]; ok {
+			ors = append(ors, "(TraceId = "+st.str(id)+" AND "+st.inTime("Timestamp", w)+")")
+		}
+	}
+	limit := s.cfg.MaxTimelineSpans - len(c.spans)
+	if limit <= 0 {
+		c.truncated = true
+		return nil
+	}
+	sql = "SELECT " + spanColumns + "\nFROM otel_traces\nWHERE " + strings.Join(ors, "\n   OR ") +
+		"\nORDER BY Timestamp, SpanId\nLIMIT " + st.u32(uint32(limit+1))
+	n := 0
+	return s.each(ctx, "read spans", sql, st.params, func(r store.Rows) error {
+		n++
+		if n > limit {
+			c.truncated = true
+			return nil
+		}
+		sp, err := scanSpan(r)
+		if err != nil {
+			return err
+		}
+		c.spans = append(c.spans, sp)
+		if rid := sp.GetAttributes()[event.AttrRequestID]; rid != "" {
+			c.addRequest(rid)
+		}
+		return nil
+	})
+}
+
+// loadEvents reads the access events of the given trace and request ids,
+// each within its bounds from access_events_id_ts, and follows the ids they
+// carry.
+func (s *Server) loadEvents(ctx context.Context, c *collection, traceIDs, requestIDs []string) error {
+	for _, id := range traceIDs {
+		c.eventsByID["t:"+id] = true
+	}
+	for _, id := range requestIDs {
+		c.eventsByID["r:"+id] = true
+	}
+	st := newStmt()
+	bounds := map[string]window{}
+	sql := "SELECT Id, min(Start), max(End)\nFROM access_events_id_ts\nWHERE Id IN " + st.strs(append(slices.Clone(traceIDs), requestIDs...)) + "\nGROUP BY Id"
+	err := s.each(ctx, "look up request", sql, st.params, func(r store.Rows) error {
+		var (
+			id string
+			w  window
+		)
+		if err := r.Scan(&id, &w.start, &w.end); err != nil {
+			return err
+		}
+		w.end = w.end.Add(time.Nanosecond) // End is the last event's exact time
+		bounds[id] = w
+		return nil
+	})
+	if err != nil || len(bounds) == 0 {
+		return err
+	}
+	st = newStmt()
+	var ors []string
+	for _, id := range traceIDs {
+		if w, ok := bounds[id]; ok {
+			ors = append(ors, "(TraceId = "+st.str(id)+" AND "+st.inTime("Timestamp", w)+")")
+		}
+	}
+	for _, id := range requestIDs {
+		if w, ok := bounds[id]; ok {
+			ors = append(ors, "(RequestId = "+st.str(id)+" AND "+st.inTime("Timestamp", w)+")")
+		}
+	}
+	if len(ors) == 0 {
+		return nil
+	}
+	limit := s.cfg.MaxTimelineSpans
+	sql = "SELECT " + eventColumns + "\nFROM access_events\nWHERE " + strings.Join(ors, "\n   OR ") +
+		"\nORDER BY Timestamp\nLIMIT " + st.u32(uint32(limit+1))
+	n := 0
+	return s.each(ctx, "read access events", sql, st.params, func(r store.Rows) error {
+		n++
+		if n > limit {
+			c.truncated = true
+			return nil
+		}
+		e, err := scanEvent(r)
+		if err != nil {
+			return err
+		}
+		key := strings.Join([]string{e.GetTime().AsTime().Format(time.RFC3339Nano), e.GetSource(), e.GetServiceName(),
+			e.GetNode(), e.GetRequestId(), e.GetTraceId(), e.GetSpanId(), e.GetConnectionId(), e.GetPath()}, "\x00")
+		if c.eventKeys[key] {
+			return nil
+		}
+		c.eventKeys[key] = true
+		c.events = append(c.events, e)
+		c.addTrace(e.GetTraceId())
+		c.addRequest(e.GetRequestId())
+		return nil
+	})
+}
+
+// loadTLS reads the TLS connections the events name. A kept-alive
+// connection may have been opened up to tls_lookback before its request.
+func (s *Server) loadTLS(ctx context.Context, c *collection) error {
+	var ids []string
+	var first, last time.Time
+	for _, e := range c.events {
+		if e.GetConnectionId() == "" {
+			continue
+		}
+		if !slices.Contains(ids, e.GetConnectionId()) {
+			ids = append(ids, e.GetConnectionId())
+		}
+		t := e.GetTime().AsTime()
+		if first.IsZero() || t.Before(first) {
+			first = t
+		}
+		if t.After(last) {
+			last = t
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	st := newStmt()
+	w := window{start: first.Add(-s.cfg.TLSLookback), end: last.Add(idSlack)}
+	sql := "SELECT " + tlsColumns + "\nFROM tls_connections\nWHERE ConnectionId IN " + st.strs(ids) +
+		" AND " + st.inTime("Timestamp", w) + "\nORDER BY Timestamp\nLIMIT " + st.u32(uint32(s.cfg.MaxTimelineSpans))
+	return s.each(ctx, "read TLS connections", sql, st.params, func(r store.Rows) error {
+		conn, err := scanTLS(r)
+		if err != nil {
+			return err
+		}
+		c.tls = append(c.tls, conn)
+		return nil
+	})
+}
+
+// timeline orders what was collected.
+func (c *collection) timeline() *taplinev1.Timeline {
+	tl := &taplinev1.Timeline{
+		TraceIds:   slices.Sorted(slices.Values(c.traceIDs)),
+		RequestIds: slices.Sorted(slices.Values(c.requestIDs)),
+		Hops:       []*taplinev1.Hop{},
+		Entries:    []*taplinev1.TimelineEntry{},
+		SpanCount:  int64(len(c.spans)),
+		Truncated:  c.truncated,
+	}
+	hopOfSpan := map[string]string{}
+	for _, e := range c.events {
+		if e.GetSpanId() != "" {
+			if h, ok := hopOfSpan[e.GetSpanId()]; !ok || hopRank(e.GetSource()) > hopRank(h) {
+				hopOfSpan[e.GetSpanId()] = e.GetSource()
+			}
+		}
+	}
+	depth := spanDepths(c.spans)
+	var start, end time.Time
+	span := func(t time.Time, d time.Duration) {
+		if start.IsZero() || t.Before(start) {
+			start = t
+		}
+		if t.Add(d).After(end) {
+			end = t.Add(d)
+		}
+	}
+	for _, sp := range c.spans {
+		if sp.GetStatusCode() == statusError {
+			tl.ErrorCount++
+		}
+		span(sp.GetStartTime().AsTime(), sp.GetDuration().AsDuration())
+		tl.Entries = append(tl.Entries, &taplinev1.TimelineEntry{
+			Time: sp.GetStartTime(), Duration: sp.GetDuration(), Kind: kindSpan,
+			Hop: hopOfSpan[sp.GetSpanId()], ServiceName: sp.GetServiceName(), Depth: int32(depth[sp.GetSpanId()]),
+			Item: &taplinev1.TimelineEntry_Span{Span: sp},
+		})
+	}
+	for _, e := range c.events {
+		if e.GetStatus() >= 500 {
+			tl.ErrorCount++
+		}
+		span(e.GetTime().AsTime(), e.GetDuration().AsDuration())
+		tl.Entries = append(tl.Entries, &taplinev1.TimelineEntry{
+			Time: e.GetTime(), Duration: e.GetDuration(), Kind: kindAccess, Hop: e.GetSource(),
+			ServiceName: e.GetServiceName(), Depth: -1,
+			Item: &taplinev1.TimelineEntry_Access{Access: e},
+		})
+		tl.Hops = append(tl.Hops, &taplinev1.Hop{
+			Source: e.GetSource(), ServiceName: e.GetServiceName(), Node: e.GetNode(),
+			StartTime: e.GetTime(), Duration: e.GetDuration(), Status: e.GetStatus(),
+			Decision: e.GetDecision(), Principal: e.GetIdentity().GetPrincipal(),
+			TlsVersion: e.GetTls().GetVersion(), MtlsVerified: e.GetTls().GetMtlsVerified(),
+			RequestId: e.GetRequestId(), TraceId: e.GetTraceId(),
+		})
+	}
+	for _, conn := range c.tls {
+		tl.Entries = append(tl.Entries, &taplinev1.TimelineEntry{
+			Time: conn.GetTime(), Duration: conn.GetHandshakeDuration(), Kind: kindTLS, Hop: conn.GetSource(),
+			ServiceName: conn.GetServiceName(), Depth: -1,
+			Item: &taplinev1.TimelineEntry_Tls{Tls: conn},
+		})
+	}
+	slices.SortStableFunc(tl.Entries, func(a, b *taplinev1.TimelineEntry) int {
+		if c := a.GetTime().AsTime().Compare(b.GetTime().AsTime()); c != 0 {
+			return c
+		}
+		if c := entryRank(a) - entryRank(b); c != 0 {
+			return c
+		}
+		return int(a.GetDepth() - b.GetDepth())
+	})
+	slices.SortStableFunc(tl.Hops, func(a, b *taplinev1.Hop) int {
+		if c := hopRank(a.GetSource()) - hopRank(b.GetSource()); c != 0 {
+			return c
+		}
+		return a.GetStartTime().AsTime().Compare(b.GetStartTime().AsTime())
+	})
+	if !start.IsZero() {
+		tl.StartTime = timestamppb.New(start)
+		tl.Duration = durationpb.New(end.Sub(start))
+	}
+	return tl
+}
+
+// entryRank breaks ties between entries that start at the same time: the
+// TLS handshake first, then the hops in path order, then spans.
+func entryRank(e *taplinev1.TimelineEntry) int {
+	switch e.GetKind() {
+	case kindTLS:
+		return 0
+	case kindAccess:
+		return hopRank(e.GetHop())
+	}
+	return 10
+}
+
+// spanDepths returns each span's depth below its trace's root; spans whose
+// parent was not recorded count as roots.
+func spanDepths(spans []*taplinev1.Span) map[string]int {
+	parent := make(map[string]string, len(spans))
+	for _, sp := range spans {
+		parent[sp.GetSpanId()] = sp.GetParentSpanId()
+	}
+	depth := make(map[string]int, len(spans))
+	var walk func(id string, seen int) int
+	walk = func(id string, seen int) int {
+		if d, ok := depth[id]; ok {
+			return d
+		}
+		p, ok := parent[id]
+		if !ok || p == "" || seen > len(spans) { // root, unknown parent, or a cycle
+			return 0
+		}
+		if _, known := parent[p]; !known {
+			return 0
+		}
+		d := walk(p, seen+1) + 1
+		depth[id] = d
+		return d
+	}
+	for _, sp := range c2ids(spans) {
+		depth[sp] = walk(sp, 0)
+	}
+	return depth
+}
+
+func c2ids(spans []*taplinev1.Span) []string {
+	ids := make([]string, len(spans))
+	for i, sp := range spans {
+		ids[i] = sp.GetSpanId()
+	}
+	return ids
+}

@@ -1,0 +1,391 @@
+package query
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	taplinev1 "github.com/tapline/tapline/api/tapline/v1"
+	"github.com/tapline/tapline/event"
+	"github.com/tapline/tapline/store"
+)
+
+// Trace search scans the newest part of the window first and widens the
+// scan until a page is full: most searches are answered from the first few
+// minutes of data.
+const (
+	firstScanStep = 5 * time.Minute
+	scanGrowth    = 8
+	// idSlack widens id lookups in access_events around a trace's spans:
+	// hops are recorded by other machines whose clocks differ a little.
+	idSlack = time.Minute
+)
+
+// Status code of an erroneous span, as the OpenTelemetry exporter stores it.
+const statusError = "Error"
+
+// traceSearch is a validated SearchTracesRequest.
+type traceSearch struct {
+	service, spanName    string
+	attrs                []AttrFilter
+	errorsOnly           bool
+	minDur, maxDur       time.Duration
+	principal, requestID string
+	w                    window
+	limit                int
+	after                *cursor
+	filter               string
+}
+
+func (s *Server) parseTraceSearch(req *taplinev1.SearchTracesRequest) (traceSearch, error) {
+	var v violations
+	q := traceSearch{
+		service:    req.GetServiceName(),
+		spanName:   req.GetSpanName(),
+		errorsOnly: req.GetErrorsOnly(),
+		principal:  req.GetPrincipal(),
+		requestID:  req.GetRequestId(),
+	}
+	checkText(&v, "service_name", q.service, maxNameLen)
+	checkText(&v, "span_name", q.spanName, maxNameLen)
+	checkText(&v, "principal", q.principal, maxValueLen)
+	checkText(&v, "request_id", q.requestID, maxIDLen)
+	if len(req.GetAttributes()) > maxAttrFilters {
+		v.add("attributes", "at most %d attribute filters", maxAttrFilters)
+	} else {
+		for i, a := range req.GetAttributes() {
+			f, err := ParseAttrFilter(a)
+			if err != nil {
+				v.add(sprintf("attributes[%d]", i), "%v", err)
+				continue
+			}
+			q.attrs = append(q.attrs, f)
+		}
+	}
+	q.minDur = checkDuration(&v, "min_duration", req.GetMinDuration())
+	q.maxDur = checkDuration(&v, "max_duration", req.GetMaxDuration())
+	if req.GetMaxDuration() != nil && q.maxDur < q.minDur {
+		v.add("max_duration", "must be >= min_duration")
+	}
+	q.limit = s.resolveLimit(&v, req.GetLimit())
+
+	plain := proto.CloneOf(req)
+	plain.Cursor, plain.Limit = "", 0
+	q.filter = filterHash(plain)
+	now := s.now()
+	if req.GetCursor() != "" {
+		if c, ok := decodeCursor(&v, req.GetCursor(), q.filter); ok {
+			q.after = &c
+			q.w = window{start: time.Unix(0, c.Start).UTC(), end: time.Unix(0, c.End).UTC()}
+			if normTraceID(&v, "cursor", c.Key); len(v) > 0 {
+				return q, v.err()
+			}
+		}
+	} else {
+		q.w = s.resolveWindow(&v, req.GetStartTime(), req.GetEndTime(), s.cfg.DefaultWindow, now)
+	}
+	return q, v.err()
+}
+
+// spanConds are the conditions on one span: the search matches traces with
+// at least one span meeting all of them. The scan covers [lo, q.w.end).
+func (q traceSearch) spanConds(st *stmt, lo time.Time) []string {
+	conds := []string{st.inTime("Timestamp", window{start: lo, end: q.w.end})}
+	if q.service != "" {
+		conds = append(conds, "ServiceName = "+st.str(q.service))
+	}
+	if q.spanName != "" {
+		conds = append(conds, "SpanName = "+st.str(q.spanName))
+	}
+	for _, f := range q.attrs {
+		conds = append(conds, attrCond(st, f))
+	}
+	if q.errorsOnly {
+		conds = append(conds, "StatusCode = "+st.str(statusError))
+	}
+	if q.minDur > 0 {
+		conds = append(conds, "Duration >= "+st.durationNs(q.minDur))
+	}
+	if q.maxDur > 0 {
+		conds = append(conds, "Duration <= "+st.durationNs(q.maxDur))
+	}
+	ids := window{start: lo.Add(-idSlack), end: q.w.end.Add(idSlack)}
+	if q.principal != "" {
+		p := st.str(q.principal)
+		conds = append(conds, "(TraceId IN (SELECT TraceId FROM access_events WHERE "+st.inTime("Timestamp", ids)+
+			" AND Principal = "+p+" AND TraceId != '') OR SpanAttributes["+st.str(event.AttrEnduserID)+"] = "+p+")")
+	}
+	if q.requestID != "" {
+		r := st.str(q.requestID)
+		conds = append(conds, "(TraceId IN (SELECT TraceId FROM access_events WHERE "+st.inTime("Timestamp", ids)+
+			" AND RequestId = "+r+" AND TraceId != '') OR SpanAttributes["+st.str(event.AttrRequestID)+"] = "+r+")")
+	}
+	return conds
+}
+
+// attrCond is the condition of one attribute filter. Equality is answered
+// from the 'key=value' item columns (text or bloom index) and confirmed on
+// the map, so that keys containing '=' cannot produce false matches.
+func attrCond(st *stmt, f AttrFilter) string {
+	type attrMap struct{ m, items string }
+	var maps []attrMap
+	if f.Scope != ScopeResource {
+		maps = append(maps, attrMap{"SpanAttributes", "SpanAttributeItems"})
+	}
+	if f.Scope != ScopeSpan {
+		maps = append(maps, attrMap{"ResourceAttributes", "ResourceAttributeItems"})
+	}
+	k := st.str(f.Key)
+	var parts []string
+	join := " OR "
+	switch f.Op {
+	case OpEquals:
+		kv, v := st.str(f.Key+"="+f.Value), st.str(f.Value)
+		for _, m := range maps {
+			parts = append(parts, "(has("+m.items+", "+kv+") AND "+m.m+"["+k+"] = "+v+")")
+		}
+	case OpNotEquals:
+		v := st.str(f.Value)
+		for _, m := range maps {
+			parts = append(parts, "NOT (mapContains("+m.m+", "+k+") AND "+m.m+"["+k+"] = "+v+")")
+		}
+		join = " AND "
+	case OpExists:
+		for _, m := range maps {
+			parts = append(parts, "mapContains("+m.m+", "+k+")")
+		}
+	case OpNotExists:
+		for _, m := range maps {
+			parts = append(parts, "NOT mapContains("+m.m+", "+k+")")
+		}
+		join = " AND "
+	}
+	return "(" + strings.Join(parts, join) + ")"
+}
+
+// matchSQL finds the traces with a matching span in [lo, end), keyed by
+// their newest matching span, after the cursor, newest first.
+func (q traceSearch) matchSQL(lo time.Time) (string, store.Params) {
+	st := newStmt()
+	sql := "SELECT TraceId, max(Timestamp) AS MatchedAt\nFROM otel_traces\nWHERE " + where(q.spanConds(st, lo)) +
+		"\nGROUP BY TraceId"
+	if q.after != nil {
+		sql += "\nHAVING (MatchedAt, TraceId) < (" + st.time(time.Unix(0, q.after.Time)) + ", " + st.str(q.after.Key) + ")"
+	}
+	sql += "\nORDER BY MatchedAt DESC, TraceId DESC\nLIMIT " + st.u32(uint32(q.limit+1))
+	return sql, st.params
+}
+
+type matchedTrace struct {
+	id      string
+	matched time.Time
+}
+
+// SearchTraces implements taplinev1.TraceServiceServer.
+func (t *traceServer) SearchTraces(ctx context.Context, req *taplinev1.SearchTracesRequest) (*taplinev1.SearchTracesResponse, error) {
+	s := t.s
+	q, err := s.parseTraceSearch(req)
+	if err != nil {
+		return nil, err
+	}
+	top := q.w.end
+	if q.after != nil {
+		top = time.Unix(0, q.after.Time).UTC()
+	}
+	var matched []matchedTrace
+	for step := firstScanStep; ; step *= scanGrowth {
+		lo := top.Add(-step)
+		if !lo.After(q.w.start) {
+			lo = q.w.start
+		}
+		sql, params := q.matchSQL(lo)
+		matched = matched[:0]
+		err := s.each(ctx, "search traces", sql, params, func(r store.Rows) error {
+			var m matchedTrace
+			if err := r.Scan(&m.id, &m.matched); err != nil {
+				return err
+			}
+			matched = append(matched, m)
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		if len(matched) > q.limit || lo.Equal(q.w.start) {
+			break
+		}
+	}
+	resp := &taplinev1.SearchTracesResponse{}
+	if len(matched) > q.limit {
+		last := matched[q.limit-1]
+		matched = matched[:q.limit]
+		resp.NextCursor = cursor{
+			Version: cursorVersion, Filter: q.filter,
+			Start: q.w.start.UnixNano(), End: q.w.end.UnixNano(),
+			Time: last.matched.UnixNano(), Key: last.id,
+		}.encode()
+	}
+	summaries, err := s.summarize(ctx, matched, q.w)
+	if err != nil {
+		return nil, err
+	}
+	resp.Traces = summaries
+	return resp, nil
+}
+
+// summarize builds the summaries of the given traces, in the given order.
+// It reads each trace's bounds from otel_traces_trace_id_ts and then only
+// that time range of otel_traces and access_events.
+func (s *Server) summarize(ctx context.Context, matched []matchedTrace, fallback window) ([]*taplinev1.TraceSummary, error) {
+	if len(matched) == 0 {
+		return []*taplinev1.TraceSummary{}, nil
+	}
+	ids := make([]string, len(matched))
+	for i, m := range matched {
+		ids[i] = m.id
+	}
+	w, found, err := s.traceBounds(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		w = fallback
+	}
+	byID := map[string]*taplinev1.TraceSummary{}
+	st := newStmt()
+	kUser, kRID := st.str(event.AttrEnduserID), st.str(event.AttrRequestID)
+	sql := `SELECT TraceId,
+  min(Timestamp) AS Start,
+  max(toUnixTimestamp64Nano(Timestamp) + toInt64(Duration)) AS EndNs,
+  count() AS Spans,
+  countIf(StatusCode = ` + st.str(statusError) + `) AS Errors,
+  arraySort(groupUniqArray(toString(ServiceName))) AS Services,
+  countIf(ParentSpanId = '') AS Roots,
+  toString(argMinIf(ServiceName, Timestamp, ParentSpanId = '')) AS RootService,
+  toString(argMinIf(SpanName, Timestamp, ParentSpanId = '')) AS RootName,
+  toString(argMin(ServiceName, Timestamp)) AS FirstService,
+  toString(argMin(SpanName, Timestamp)) AS FirstName,
+  minIf(SpanAttributes[` + kUser + `], SpanAttributes[` + kUser + `] != '') AS SpanPrincipal,
+  arraySort(groupUniqArrayIf(SpanAttributes[` + kRID + `], SpanAttributes[` + kRID + `] != '')) AS SpanRequestIds
+FROM otel_traces
+WHERE TraceId IN ` + st.strs(ids) + ` AND ` + st.inTime("Timestamp", w) + `
+GROUP BY TraceId`
+	err = s.each(ctx, "summarize traces", sql, st.params, func(r store.Rows) error {
+		var (
+			id, rootSvc, rootName, firstSvc, firstName, principal string
+			start                                                 time.Time
+			endNs                                                 int64
+			spans, errs, roots                                    uint64
+			services, rids                                        []string
+		)
+		if err := r.Scan(&id, &start, &endNs, &spans, &errs, &services, &roots, &rootSvc, &rootName, &firstSvc, &firstName, &principal, &rids); err != nil {
+			return err
+		}
+		sum := &taplinev1.TraceSummary{
+			TraceId:         id,
+			RootServiceName: rootSvc,
+			RootSpanName:    rootName,
+			StartTime:       timestamppb.New(start),
+			Duration:        durationpb.New(time.Duration(endNs - start.UnixNano())),
+			SpanCount:       int64(spans),
+			ErrorCount:      int64(errs),
+			ServiceNames:    nonNil(services),
+			Principal:       principal,
+			RequestIds:      nonNil(rids),
+		}
+		if roots == 0 {
+			sum.RootMissing, sum.RootServiceName, sum.RootSpanName = true, firstSvc, firstName
+		}
+		byID[id] = sum
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.addEventIdentities(ctx, ids, w, byID); err != nil {
+		return nil, err
+	}
+	out := make([]*taplinev1.TraceSummary, 0, len(matched))
+	for _, m := range matched {
+		sum, ok := byID[m.id]
+		if !ok { // expired between the two queries
+			continue
+		}
+		sum.MatchedAt = timestamppb.New(m.matched)
+		out = append(out, sum)
+	}
+	return out, nil
+}
+
+// addEventIdentities fills principals and request ids from the traces'
+// access events. The tap's principal is preferred: it verified it.
+func (s *Server) addEventIdentities(ctx context.Context, ids []string, w window, byID map[string]*taplinev1.TraceSummary) error {
+	st := newStmt()
+	tap := st.str(event.SourceTap)
+	sql := `SELECT TraceId,
+  if(countIf(Principal != '' AND Source = ` + tap + `) > 0, minIf(Principal, Principal != '' AND Source = ` + tap + `), minIf(Principal, Principal != '')) AS Principal,
+  arraySort(groupUniqArrayIf(RequestId, RequestId != '')) AS RequestIds
+FROM access_events
+WHERE TraceId IN ` + st.strs(ids) + ` AND ` + st.inTime("Timestamp", window{start: w.start.Add(-idSlack), end: w.end.Add(idSlack)}) + `
+GROUP BY TraceId`
+	return s.each(ctx, "summarize traces", sql, st.params, func(r store.Rows) error {
+		var (
+			id, principal string
+			rids          []string
+		)
+		if err := r.Scan(&id, &principal, &rids); err != nil {
+			return err
+		}
+		sum, ok := byID[id]
+		if !ok {
+			return nil
+		}
+		if principal != "" {
+			sum.Principal = principal
+		}
+		for _, rid := range rids {
+			if !slices.Contains(sum.RequestIds, rid) {
+				sum.RequestIds = append(sum.RequestIds, rid)
+			}
+		}
+		slices.Sort(sum.RequestIds)
+		return nil
+	})
+}
+
+// traceBounds reads the time range covering the given traces from
+// otel_traces_trace_id_ts: [min Start, max End + 1 s) (End is rounded down
+// to the second). found is false when none of the traces is known.
+func (s *Server) traceBounds(ctx context.Context, ids []string) (window, bool, error) {
+	st := newStmt()
+	sql := `SELECT min(Start), max(End), count() FROM (
+  SELECT TraceId, min(Start) AS Start, max(End) AS End
+  FROM otel_traces_trace_id_ts
+  WHERE TraceId IN ` + st.strs(ids) + `
+  GROUP BY TraceId
+)`
+	var (
+		w window
+		n uint64
+	)
+	err := s.each(ctx, "look up trace", sql, st.params, func(r store.Rows) error {
+		return r.Scan(&w.start, &w.end, &n)
+	})
+	if err != nil || n == 0 {
+		return window{}, false, err
+	}
+	w.end = w.end.Add(time.Second)
+	return w, true, nil
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
