@@ -258,9 +258,14 @@ func (s *Service) Shutdown(ctx context.Context) error {
 
 // Run starts the service, waits until ctx is done or a component reports a
 // fatal error, and shuts down within Settings.ShutdownTimeout. It returns
-// nil after a clean stop on ctx's end.
+// nil after a clean stop on ctx's end, also when ctx ends during the start
+// (which Start has undone).
 func (s *Service) Run(ctx context.Context) error {
 	if err := s.Start(ctx); err != nil {
+		if ctx.Err() != nil {
+			s.logger.Info(s.set.Name+" start interrupted", "err", err)
+			return nil
+		}
 		return err
 	}
 	var cause error

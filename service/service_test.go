@@ -242,6 +242,25 @@ func TestRun(t *testing.T) {
 		require.NoError(t, <-done)
 		assert.Equal(t, []string{"start a", "stop a"}, rec.list())
 	})
+	t.Run("an interrupted start is a clean stop", func(t *testing.T) {
+		var rec recorder
+		s := newService()
+		ctx, cancel := context.WithCancel(context.Background())
+		s.Add("a", rec.component("a", nil))
+		s.Add("slow", service.Funcs{StartFunc: func(ctx context.Context) error {
+			cancel()
+			<-ctx.Done()
+			return ctx.Err()
+		}})
+		s.Add("never", rec.component("never", nil))
+		require.NoError(t, s.Run(ctx))
+		assert.Equal(t, []string{"start a", "stop a"}, rec.list())
+	})
+	t.Run("a failed start is an error", func(t *testing.T) {
+		s := newService()
+		s.Add("broken", service.Funcs{StartFunc: func(context.Context) error { return errors.New("no disk") }})
+		require.ErrorContains(t, s.Run(context.Background()), "start broken: no disk")
+	})
 	t.Run("returns a fatal error after shutting down", func(t *testing.T) {
 		var rec recorder
 		s := newService()
