@@ -48,6 +48,9 @@ func (d *Decoder) More() (bool, error) {
 	return true, nil
 }
 
+// Rest returns the unread bytes of the current chunk.
+func (d *Decoder) Rest() []byte { return d.buf[d.pos:] }
+
 // take returns the next n bytes. The slice is valid until the next call.
 func (d *Decoder) take(n int) ([]byte, error) {
 	if n <= len(d.buf)-d.pos {
