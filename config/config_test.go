@@ -231,7 +231,7 @@ func TestValidate(t *testing.T) {
 		{"empty data dir", config.Sources{Set: []string{"data_dir="}}, []string{"data_dir: must not be empty"}},
 		{"clickhouse without dsn", config.Sources{Set: []string{"store.engine=clickhouse"}}, []string{"store.clickhouse.dsn: required"}},
 		{"cluster on chdb", config.Sources{Set: []string{"store.schema.cluster=prod"}}, []string{"store.schema.cluster: needs engine clickhouse"}},
-		{"schema options", config.Sources{Set: []string{"store.schema.indexes=hash"}}, []string{"store.schema: ", "indexes"}},
+		{"schema options", config.Sources{Set: []string{"store.schema.indexes=hash"}}, []string{`store.schema.indexes: "hash" must be auto, text or bloom`}},
 		{"http tls half", config.Sources{Set: []string{"http.tls.cert=/x.crt"}}, []string{"http.tls.key: required when cert is set"}},
 		{"missing libchdb", config.Sources{Set: []string{"store.chdb.library=/nonexistent/libchdb.so"}}, []string{`store.chdb.library: cannot read "/nonexistent/libchdb.so"`}},
 	}
@@ -289,4 +289,20 @@ func TestMarshalMasksSecretsAndRoundTrips(t *testing.T) {
 	assert.Equal(t, cfg, back)
 
 	assert.NotContains(t, cfg.String(), "dsnpw")
+}
+
+// The example configuration in README.md is a valid file.
+func TestREADMEExampleLoads(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
+	require.NoError(t, err)
+	_, rest, ok := strings.Cut(string(readme), "```yaml\n")
+	require.True(t, ok, "README.md has a yaml block")
+	example, _, ok := strings.Cut(rest, "```")
+	require.True(t, ok)
+	file := filepath.Join(t.TempDir(), "tapline.yaml")
+	require.NoError(t, os.WriteFile(file, []byte(example), 0o600))
+	cfg, err := config.Load(config.Sources{File: file, Set: []string{"data_dir=" + t.TempDir()}})
+	require.NoError(t, err)
+	assert.Equal(t, config.Default().Bus, cfg.Bus, "the README shows the bus defaults")
+	assert.Equal(t, config.Default().Store.Schema, cfg.Store.Schema, "the README shows the schema defaults")
 }
