@@ -57,7 +57,9 @@ func openChDB(t *testing.T, db string) *chdb.Engine {
 // without change; every table's columns match the golden list.
 func TestMigrateChDB(t *testing.T) {
 	eng := openChDB(t, "schema_migrate")
-	got := schematest.Run(t, eng, schema.DefaultOptions())
+	opts := schema.DefaultOptions()
+	opts.Database = "" // the engine's
+	got := schematest.Run(t, eng, opts)
 	checkGoldenFile(t, "columns.golden", got)
 }
 
@@ -66,6 +68,7 @@ func TestMigrateChDB(t *testing.T) {
 func TestMigrateChDBBloom(t *testing.T) {
 	eng := openChDB(t, "schema_bloom")
 	opts := schema.DefaultOptions()
+	opts.Database = eng.Database()
 	opts.Indexes = schema.IndexesBloom
 	applied, err := schema.Migrate(context.Background(), eng, opts)
 	require.NoError(t, err)

@@ -19,6 +19,24 @@
 // Every statement must be safe to run twice (IF NOT EXISTS): a migration
 // interrupted half way is run again from its first statement.
 //
+// Retention: each table's TTL comes from Options.Retention when the table
+// is created. Changing the retention later is applied by the next Migrate:
+// it compares every table's TTL in system.tables with the options and runs
+// ALTER TABLE ... MODIFY TTL (or REMOVE TTL for 0). ClickHouse then
+// recomputes the TTL of existing parts in the background (a mutation, as
+// materialize_ttl_after_modify is on by default) and drops expired parts;
+// with ttl_only_drop_parts a part goes when all its rows have expired. Rows
+// older than the retention are dropped on arrival.
+//
+// Cluster mode (Options.Cluster): every statement runs ON CLUSTER; rows live
+// in Replicated*MergeTree tables named <table>_local (ZooKeeper path
+// /clickhouse/tables/{shard}/<database>/<table>_local, replica {replica});
+// a Distributed table under the plain name spreads inserts and gathers
+// queries, so the rest of Tapline uses the same names on one node and on a
+// cluster. Materialized views run on every node, from the node's _local
+// table into the node's _local lookup table. The cluster's remote_servers
+// entry should set internal_replication = true.
+//
 // The package must not run queries built from user input: the only values in
 // the SQL text come from Options, which Validate restricts to identifiers and
 // whole durations.

@@ -2,9 +2,10 @@ package schema
 
 import (
 	"errors"
-	"fmt"
 	"regexp"
 	"time"
+
+	"github.com/tapline/tapline/config/configtype"
 )
 
 // Index layouts for the otel_* tables (Options.Indexes).
@@ -25,9 +26,8 @@ const (
 // index layout and retention. It is embedded in Tapline's configuration
 // (YAML keys in the struct tags).
 type Options struct {
-	// Database holds all of Tapline's tables. Empty (the default) means the
-	// engine's database for Migrate and "tapline" for Render; when set it
-	// must be the engine's database.
+	// Database holds all of Tapline's tables (default tapline). Migrate
+	// needs it to be the engine's database; empty means the engine's.
 	Database string `yaml:"database"`
 	// Cluster is the ClickHouse cluster name for ON CLUSTER DDL, replicated
 	// local tables and Distributed tables. Empty means a single node.
@@ -61,13 +61,14 @@ type Retention struct {
 // DefaultDatabase is the database Render uses when Options.Database is empty.
 const DefaultDatabase = "tapline"
 
-// DefaultOptions returns the defaults: the engine's database, a single node,
+// DefaultOptions returns the defaults: database tapline, a single node,
 // index layout picked by server version, 30 days of traces, logs, access
 // events and TLS connections, ledger and compliance kept forever.
 func DefaultOptions() Options {
 	const day = 24 * time.Hour
 	return Options{
-		Indexes: IndexesAuto,
+		Database: DefaultDatabase,
+		Indexes:  IndexesAuto,
 		Retention: Retention{
 			Traces:         30 * day,
 			Logs:           30 * day,
@@ -82,26 +83,27 @@ var (
 	clusterRE = regexp.MustCompile(`^[A-Za-z0-9_.{}-]+$`)
 )
 
-// Validate checks the options and names the offending YAML key.
+// Validate checks the options. Each error is a configtype.FieldError whose
+// key is the YAML key relative to Options ("retention.traces").
 func (o Options) Validate() error {
 	var errs []error
 	if o.Database != "" && !identRE.MatchString(o.Database) {
-		errs = append(errs, fmt.Errorf("database %q must be letters, digits and underscores, not starting with a digit", o.Database))
+		errs = append(errs, configtype.Errorf("database", "%q must be letters, digits and underscores, not starting with a digit", o.Database))
 	}
 	if o.Cluster != "" && !clusterRE.MatchString(o.Cluster) {
-		errs = append(errs, fmt.Errorf("cluster %q must be letters, digits, '_', '.', '-' or a {macro}", o.Cluster))
+		errs = append(errs, configtype.Errorf("cluster", "%q must be letters, digits, '_', '.', '-' or a {macro}", o.Cluster))
 	}
 	switch o.Indexes {
 	case "", IndexesAuto, IndexesText, IndexesBloom:
 	default:
-		errs = append(errs, fmt.Errorf("indexes %q must be auto, text or bloom", o.Indexes))
+		errs = append(errs, configtype.Errorf("indexes", "%q must be auto, text or bloom", o.Indexes))
 	}
 	for _, r := range o.Retention.fields() {
 		switch {
 		case r.ttl < 0:
-			errs = append(errs, fmt.Errorf("retention.%s must be >= 0, got %s", r.key, r.ttl))
+			errs = append(errs, configtype.Errorf("retention."+r.key, "must be >= 0, got %s", r.ttl))
 		case r.ttl%time.Second != 0:
-			errs = append(errs, fmt.Errorf("retention.%s must be a whole number of seconds, got %s", r.key, r.ttl))
+			errs = append(errs, configtype.Errorf("retention."+r.key, "must be a whole number of seconds, got %s", r.ttl))
 		}
 	}
 	return errors.Join(errs...)

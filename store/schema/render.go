@@ -367,6 +367,17 @@ func Render(opts Options) ([]Statement, error) {
 	return out, nil
 }
 
+// Script writes statements as one SQL script, each preceded by a comment
+// naming its file and statement, for `tapline migrate --print`.
+func Script(stmts []Statement) string {
+	var b strings.Builder
+	for _, s := range stmts {
+		b.WriteString("-- " + s.Migration + ": " + s.Name + "\n")
+		b.WriteString(s.SQL + ";\n\n")
+	}
+	return b.String()
+}
+
 func newRenderer(opts Options, feat features) (renderer, error) {
 	if err := opts.Validate(); err != nil {
 		return renderer{}, err

@@ -14,16 +14,6 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
-// formatStatements writes statements the way `tapline migrate --print` does.
-func formatStatements(stmts []Statement) string {
-	var b strings.Builder
-	for _, s := range stmts {
-		b.WriteString("-- " + s.Migration + ": " + s.Name + "\n")
-		b.WriteString(s.SQL + ";\n\n")
-	}
-	return b.String()
-}
-
 func checkGolden(t *testing.T, name, got string) {
 	t.Helper()
 	path := filepath.Join("testdata", name)
@@ -57,7 +47,7 @@ func TestRenderGolden(t *testing.T) {
 		t.Run(tc.golden, func(t *testing.T) {
 			stmts, err := Render(tc.opts)
 			require.NoError(t, err)
-			checkGolden(t, tc.golden, formatStatements(stmts))
+			checkGolden(t, tc.golden, Script(stmts))
 		})
 	}
 }
@@ -156,8 +146,8 @@ func TestValidate(t *testing.T) {
 		{"injected database", func(o *Options) { o.Database = "x`; DROP TABLE y" }, "database"},
 		{"bad cluster", func(o *Options) { o.Cluster = "c' OR 1" }, "cluster"},
 		{"bad indexes", func(o *Options) { o.Indexes = "fast" }, "indexes"},
-		{"negative traces", func(o *Options) { o.Retention.Traces = -time.Hour }, "retention.traces must be >= 0"},
-		{"fraction logs", func(o *Options) { o.Retention.Logs = 1500 * time.Millisecond }, "retention.logs must be a whole number of seconds"},
+		{"negative traces", func(o *Options) { o.Retention.Traces = -time.Hour }, "retention.traces: must be >= 0"},
+		{"fraction logs", func(o *Options) { o.Retention.Logs = 1500 * time.Millisecond }, "retention.logs: must be a whole number of seconds"},
 		{"negative access", func(o *Options) { o.Retention.AccessEvents = -1 * time.Second }, "retention.access_events"},
 		{"negative tls", func(o *Options) { o.Retention.TLSConnections = -1 * time.Second }, "retention.tls_connections"},
 		{"negative ledger", func(o *Options) { o.Retention.Ledger = -1 * time.Second }, "retention.ledger"},
