@@ -13,6 +13,7 @@ import (
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 
 	taplinev1 "github.com/tapline/tapline/api/tapline/v1"
 	"github.com/tapline/tapline/query"
@@ -64,7 +65,7 @@ func sharedEngine(t *testing.T) store.Engine {
 			return
 		}
 		d := querytest.Build()
-		shared.err = querytest.Load(ctx, shared.eng, d)
+		shared.err = querytest.Load(t, shared.eng, d)
 	})
 	require.NoError(t, shared.err)
 	return shared.eng
@@ -121,4 +122,8 @@ func startServer(t *testing.T, eng store.Engine, opts ...harnessOption) *harness
 		require.NoError(t, srv.Shutdown(sctx))
 	})
 	return h
+}
+
+func withToken(tok string) context.Context {
+	return metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+tok)
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -126,14 +127,14 @@ func TestCursorChecks(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := *req
+			r := proto.CloneOf(req)
 			r.Cursor = tt.cursor
-			_, err := s.parseTraceSearch(&r)
+			_, err := s.parseTraceSearch(r)
 			require.ErrorContains(t, err, tt.err)
 		})
 	}
-	r := *req
+	r := proto.CloneOf(req)
 	r.Cursor = good.encode()
-	_, err = s.parseTraceSearch(&r)
+	_, err = s.parseTraceSearch(r)
 	require.NoError(t, err)
 }

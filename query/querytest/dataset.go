@@ -300,7 +300,7 @@ func (b builder) denied() {
 		attrs: map[string]any{
 			event.AttrTLSProtocolVersion: "1.3", event.AttrTLSCipher: "TLS_AES_256_GCM_SHA384", event.AttrMTLSVerified: true,
 			event.AttrPrincipal: IntruderSPIFFE, event.AttrPrincipalType: event.PrincipalSPIFFE, event.AttrPeerSPIFFEID: IntruderSPIFFE,
-			event.AttrTLSClientHash: "E0E0E0E0E0E0E0E0E0E0E0E0E0E0E0E0E0E0E0E0E0E0E0E0E0E0E0E0E0E0E0E0",
+			event.AttrTLSClientHash:     "E0E0E0E0E0E0E0E0E0E0E0E0E0E0E0E0E0E0E0E0E0E0E0E0E0E0E0E0E0E0E0E0",
 			event.AttrTLSClientNotAfter: Base.Add(-24 * time.Hour).Format(time.RFC3339), event.AttrTLSClientSubject: "CN=intruder",
 			event.AttrDecision: event.DecisionDeny, event.AttrPolicy: "orders-write", event.AttrReason: "spiffe-id-not-allowed",
 		}})

@@ -3,10 +3,8 @@ package querytest
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
+	"log/slog"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -15,37 +13,24 @@ import (
 
 	"github.com/tapline/tapline/store"
 	"github.com/tapline/tapline/store/chdb"
+	"github.com/tapline/tapline/store/chdb/chdbtest"
 	"github.com/tapline/tapline/store/schema"
 )
 
 // One chDB data directory serves the whole test binary (chDB allows one per
-// process); each test gets its own database in it.
-var (
-	dataDirOnce sync.Once
-	dataDir     string
-	dataDirErr  error
-	dbCounter   atomic.Uint64
-)
+// process): chdbtest's, so that engines of other test helpers in the same
+// binary work too. Each engine gets its own database in it.
+var dbCounter atomic.Uint64
 
 // Cleanup removes the data directory the engines of this test binary
 // shared. Call it from TestMain after m.Run, once every engine is closed.
-func Cleanup() {
-	if dataDir != "" {
-		_ = os.RemoveAll(dataDir)
-	}
-}
+func Cleanup() { _ = chdbtest.RemoveDir() }
 
 // SkipWithoutChDB skips the test when libchdb.so is missing, unless CI is
 // set, where a missing library is a failure.
 func SkipWithoutChDB(t testing.TB) {
 	t.Helper()
-	lib := chdb.DefaultLibPath()
-	if _, err := os.Stat(lib); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("chDB library %q is required under CI: %v", lib, err)
-		}
-		t.Skipf("chDB library not found at %q (set %s); CI=true makes this a failure", lib, chdb.LibraryEnv)
-	}
+	chdbtest.RequireLibrary(t)
 }
 
 // OpenEngine opens a chDB engine on a fresh database, migrated without TTLs
@@ -66,12 +51,6 @@ func OpenEngine(t testing.TB) store.Engine {
 // (made unique); closeFn drops the database and closes the engine. Call
 // SkipWithoutChDB first.
 func Open(ctx context.Context, name string) (eng store.Engine, closeFn func(), err error) {
-	dataDirOnce.Do(func() {
-		dataDir, dataDirErr = os.MkdirTemp("", "tapline-querytest-")
-	})
-	if dataDirErr != nil {
-		return nil, nil, dataDirErr
-	}
 	db := fmt.Sprintf("qt%d_%s", dbCounter.Add(1), strings.Map(func(r rune) rune {
 		if r == '_' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9') {
 			return r
@@ -81,7 +60,7 @@ func Open(ctx context.Context, name string) (eng store.Engine, closeFn func(), e
 	if len(db) > 60 {
 		db = db[:60]
 	}
-	e, err := chdb.Open(ctx, chdb.Options{Path: filepath.Join(dataDir, "chdb"), Database: db})
+	e, err := chdb.Open(ctx, chdb.Options{Path: chdbtest.Dir(), Database: db, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -95,6 +74,12 @@ func Open(ctx context.Context, name string) (eng store.Engine, closeFn func(), e
 	if _, err := schema.Migrate(ctx, e, opts); err != nil {
 		closeFn()
 		return nil, nil, fmt.Errorf("migrate %s: %w", db, err)
+	}
+	// Ingest records the stream sequences of each batch; until a migration
+	// adds the column, add it here as ingest's own test helper does.
+	if err := e.Exec(ctx, "ALTER TABLE ingest_ledger ADD COLUMN IF NOT EXISTS Sequences Array(UInt64) CODEC(Delta, ZSTD(1))", nil); err != nil {
+		closeFn()
+		return nil, nil, fmt.Errorf("ledger Sequences column: %w", err)
 	}
 	return e, closeFn, nil
 }

@@ -11,15 +11,10 @@ import (
 	"github.com/tapline/tapline/store"
 )
 
-// Load writes a dataset the way production data arrives.
-func Load(ctx context.Context, eng store.Engine, d Dataset) error {
-	return InsertRows(ctx, eng, d.Traces, d.Events)
-}
-
 // InsertRows maps OTLP data with ingest's row mapping (package otlprow) and
 // inserts it through the engine in one batch per table. It is ingest's
 // mapping and insert step without the bus: the tests use the full path
-// (Ingest) where they can; the seed tool uses this for bulk loads.
+// (Load); the seed tool uses this for bulk loads.
 func InsertRows(ctx context.Context, eng store.Engine, td ptrace.Traces, ld plog.Logs) error {
 	var rows otlprow.Rows
 	rows.AppendTraces(td)
