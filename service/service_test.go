@@ -275,3 +275,29 @@ func TestRun(t *testing.T) {
 		assert.Equal(t, []string{"start a", "stop a"}, rec.list())
 	})
 }
+
+func TestLazyBuildsAfterEarlierComponents(t *testing.T) {
+	var rec recorder
+	var value string
+	s := newService()
+	s.Add("provider", service.Funcs{StartFunc: func(context.Context) error {
+		value = "engine"
+		return nil
+	}})
+	s.Add("consumer", service.Lazy(func(context.Context) (service.Component, error) {
+		rec.add("build with " + value)
+		return rec.component("consumer", nil), nil
+	}))
+	s.Add("broken", service.Lazy(func(context.Context) (service.Component, error) {
+		return nil, errors.New("bad settings")
+	}))
+	err := s.Start(context.Background())
+	require.ErrorContains(t, err, "start broken: bad settings")
+	assert.Equal(t, []string{"build with engine", "start consumer", "stop consumer"}, rec.list())
+
+	// Shutdown of a lazy component that was never built does nothing.
+	require.NoError(t, service.Lazy(func(context.Context) (service.Component, error) {
+		t.Fatal("not built on shutdown")
+		return nil, nil
+	}).Shutdown(context.Background()))
+}

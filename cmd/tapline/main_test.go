@@ -336,7 +336,7 @@ func TestRunStartsStopsAndRestarts(t *testing.T) {
 	assert.Contains(t, body, `tapline_build_info{commit="abc123",version="`+testVersion+`"} 1`)
 	assert.Contains(t, body, "tapline_ready 1")
 	assert.Contains(t, body, "go_goroutines")
-	schemaLog := first.logged("schema up to date")
+	schemaLog := first.logged("schema ready")
 	require.NotNil(t, schemaLog)
 	assert.NotZero(t, schemaLog["applied"], "a fresh data dir gets the migrations")
 	assert.Equal(t, "created", first.logged("bus ready")["stream_state"])
@@ -350,7 +350,7 @@ func TestRunStartsStopsAndRestarts(t *testing.T) {
 	// The same data dir again: the stream and the schema are already there.
 	second := startRun(t, dataDir)
 	second.waitReady(t)
-	assert.Equal(t, float64(0), second.logged("schema up to date")["applied"])
+	assert.Equal(t, float64(0), second.logged("schema ready")["applied"])
 	assert.Equal(t, "unchanged", second.logged("bus ready")["stream_state"])
 	second.stop(t)
 }

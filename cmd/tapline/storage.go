@@ -82,7 +82,7 @@ func (s *storage) Start(ctx context.Context) error {
 	if err != nil {
 		return errors.Join(fmt.Errorf("store: migrate: %w", err), eng.Close())
 	}
-	s.logger.Info("schema up to date", "engine", s.cfg.Engine, "database", eng.Database(), "applied", len(applied), "changes", applied)
+	s.logger.Info("schema ready", "engine", s.cfg.Engine, "database", eng.Database(), "applied", len(applied), "changes", applied)
 	s.mu.Lock()
 	s.eng = eng
 	s.mu.Unlock()
