@@ -115,7 +115,7 @@ func Keys() []string {
 // setLeaf parses text into the field at l in cfg. Lists are comma-separated.
 func setLeaf(cfg *Config, l leaf, text string) error {
 	field := reflect.ValueOf(cfg).Elem().FieldByIndex(l.index)
-	node := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: text}
+	var node *yaml.Node
 	if l.typ.Kind() == reflect.Slice && !isScalar(l.typ) {
 		node = &yaml.Node{Kind: yaml.SequenceNode}
 		for _, part := range strings.Split(text, ",") {
