@@ -138,7 +138,9 @@ func (s *Service) Add(name string, c Component) {
 // Handle mounts h on the main HTTP listener at pattern (http.ServeMux
 // syntax, e.g. "/api/", "GET /ui/"). Mounted handlers answer 503 until the
 // service is Ready and again once it is Stopping, so they never reach a
-// component that has not started or has stopped. Handle before Start.
+// component that has not started or has stopped. Call it before Start or
+// from a component's Start (http.ServeMux is safe for that); a pattern
+// registered twice panics, as with http.ServeMux.
 func (s *Service) Handle(pattern string, h http.Handler) {
 	s.mux.Handle(pattern, s.gate(h))
 }

@@ -301,3 +301,18 @@ func TestLazyBuildsAfterEarlierComponents(t *testing.T) {
 		return nil, nil
 	}).Shutdown(context.Background()))
 }
+
+func TestHandleFromAComponentStart(t *testing.T) {
+	s := newService()
+	s.Add("api", service.Lazy(func(context.Context) (service.Component, error) {
+		s.Handle("GET /api/v1/ping", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			_, _ = w.Write([]byte("pong"))
+		}))
+		return service.Funcs{}, nil
+	}))
+	require.NoError(t, s.Start(context.Background()))
+	defer s.Shutdown(context.Background())
+	code, body := get(t, "http://"+s.HTTPAddr()+"/api/v1/ping")
+	assert.Equal(t, http.StatusOK, code)
+	assert.Equal(t, "pong", body)
+}
