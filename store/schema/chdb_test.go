@@ -40,7 +40,7 @@ func TestMain(m *testing.M) {
 
 // openChDB opens the embedded engine on database db, or skips when the
 // library is missing (fails instead under CI=true).
-func openChDB(t *testing.T, db string) *chdb.Engine {
+func openChDB(t testing.TB, db string) *chdb.Engine {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
