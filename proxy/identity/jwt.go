@@ -12,6 +12,7 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwk"
 	"github.com/lestrrat-go/jwx/v3/jws"
 	"github.com/lestrrat-go/jwx/v3/jwt"
+	"gopkg.in/yaml.v3"
 
 	"github.com/tapline/tapline/config/configtype"
 )
@@ -298,4 +299,15 @@ func (v *JWTValidator) Validate(ctx context.Context, raw string) (*Token, error)
 func keyFor(k jwk.Key, alg jwa.SignatureAlgorithm) bool {
 	ka, ok := k.Algorithm()
 	return !ok || ka.String() == alg.String()
+}
+
+// UnmarshalYAML starts a jwt section written in YAML from the defaults.
+func (c *JWTConfig) UnmarshalYAML(n *yaml.Node) error {
+	type plain JWTConfig
+	p := plain(DefaultJWTConfig())
+	if err := n.Decode(&p); err != nil {
+		return err
+	}
+	*c = JWTConfig(p)
+	return nil
 }

@@ -35,6 +35,7 @@ type keySet struct {
 	mu          sync.Mutex // serialises loads
 	lastAttempt time.Time
 
+	started  atomic.Bool
 	stopOnce sync.Once
 	stop     chan struct{}
 	done     chan struct{}
@@ -56,6 +57,7 @@ func newKeySet(cfg JWTConfig, clock func() time.Time) *keySet {
 }
 
 func (k *keySet) start(ctx context.Context) error {
+	k.started.Store(true)
 	err := k.load(ctx)
 	if err != nil && k.cfg.JWKSFile != "" {
 		close(k.done)
@@ -83,7 +85,9 @@ func (k *keySet) loop() {
 
 func (k *keySet) close() {
 	k.stopOnce.Do(func() { close(k.stop) })
-	<-k.done
+	if k.started.Load() {
+		<-k.done
+	}
 }
 
 // load reads the key set once and installs it when it parses.

@@ -1,6 +1,7 @@
 package tap
 
 import (
+	"encoding/json"
 	"strconv"
 	"strings"
 	"time"
@@ -199,13 +200,24 @@ func (b *batch) addAccess(r *AccessRecord, now time.Time) {
 			s.AppendEmpty().SetStr(v)
 		}
 	}
-	putStr(m, event.AttrIdentityChain, r.IdentityChain)
+	m.PutStr(event.AttrIdentityChain, chainJSON(r.Chain))
 	putStr(m, event.AttrXFCC, r.XFCC)
 	putStr(m, event.AttrDecision, r.Decision)
 	putStr(m, event.AttrPolicy, r.Policy)
 	putStr(m, event.AttrReason, r.Reason)
 
 	b.addSpan(r)
+}
+
+func chainJSON(c []identity.Entry) string {
+	if len(c) == 0 {
+		return "[]"
+	}
+	b, err := json.Marshal(c)
+	if err != nil { // plain strings, bools and times: cannot fail
+		return "[]"
+	}
+	return string(b)
 }
 
 func (b *batch) addSpan(r *AccessRecord) {

@@ -79,8 +79,10 @@ type AccessRecord struct {
 	JWTSubject    string
 	JWTAudience   []string
 	JWTScopes     []string
-	IdentityChain string // JSON
-	XFCC          string // as received
+	// Chain is every identity seen, in precedence order; it is encoded
+	// as JSON (tapline.identity.chain) off the request path.
+	Chain []identity.Entry
+	XFCC  string // as received
 
 	Decision string
 	Policy   string

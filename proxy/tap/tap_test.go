@@ -61,7 +61,7 @@ func TestRecordsBecomeOTLPOnTheStream(t *testing.T) {
 		Route: "/orders", Protocol: "2", UserAgent: "test", Status: 201, RequestBytes: 1024, ResponseBytes: 2048,
 		UpstreamAddress: "127.0.0.1:9000", UpstreamStatus: "201", Conn: c,
 		Principal: "alice", PrincipalType: event.PrincipalJWT, JWTIssuer: "https://issuer", JWTSubject: "alice",
-		JWTAudience: []string{"a", "b"}, JWTScopes: []string{"orders:read"}, IdentityChain: `[{"source":"jwt"}]`,
+		JWTAudience: []string{"a", "b"}, JWTScopes: []string{"orders:read"}, Chain: []identity.Entry{{Source: identity.SourceJWT, Type: event.PrincipalJWT, ID: "alice", Verified: true, Principal: true}},
 		Decision: event.DecisionAllow, Policy: "orders", Reason: "jwt-allowed",
 	}
 	tp.Access(acc)
@@ -86,7 +86,7 @@ func TestRecordsBecomeOTLPOnTheStream(t *testing.T) {
 		event.AttrHTTPRequestSize: int64(1024), event.AttrHTTPResponseSize: int64(2048), event.AttrUpstreamAddress: "127.0.0.1:9000",
 		event.AttrUpstreamStatus: "201", event.AttrPrincipal: "alice", event.AttrEnduserID: "alice", event.AttrPrincipalType: event.PrincipalJWT,
 		event.AttrJWTIssuer: "https://issuer", event.AttrJWTSubject: "alice", event.AttrJWTAudience: "a,b",
-		event.AttrUserRoles: []any{"orders:read"}, event.AttrIdentityChain: `[{"source":"jwt"}]`,
+		event.AttrUserRoles: []any{"orders:read"}, event.AttrIdentityChain: `[{"source":"jwt","type":"jwt","id":"alice","verified":true,"principal":true}]`,
 		event.AttrDecision: event.DecisionAllow, event.AttrPolicy: "orders", event.AttrReason: "jwt-allowed",
 	}
 	require.Equal(t, want, got.Attrs)
