@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"runtime/debug"
 	"strconv"
@@ -194,23 +195,37 @@ func New(cfg Config, eng store.Engine, opts Options) (*Server, error) {
 }
 
 // gatewayMetadata passes what the access record needs from the HTTP request
-// to the gRPC call.
+// to the gRPC call. Values are query-escaped: metadata must be printable
+// ASCII, and paths and user agents need not be.
 func gatewayMetadata(_ context.Context, r *http.Request) metadata.MD {
-	md := metadata.Pairs(
+	proto := strconv.Itoa(r.ProtoMajor) + "." + strconv.Itoa(r.ProtoMinor)
+	if r.ProtoMajor == 2 {
+		proto = "2"
+	}
+	pairs := []string{
 		mdHTTPMethod, r.Method,
 		mdHTTPPath, r.URL.Path,
 		mdHTTPQuery, r.URL.RawQuery,
-		mdHTTPProto, strconv.Itoa(r.ProtoMajor)+"."+strconv.Itoa(r.ProtoMinor),
+		mdHTTPProto, proto,
 		mdHTTPClient, r.RemoteAddr,
 		mdHTTPAgent, r.UserAgent(),
-	)
+	}
 	if r.TLS != nil {
-		md.Set(mdHTTPTLS, tlsVersionName(r.TLS.Version)+" "+tls.CipherSuiteName(r.TLS.CipherSuite)+" "+strconv.FormatBool(len(r.TLS.VerifiedChains) > 0))
+		pairs = append(pairs, mdHTTPTLS, tlsVersionName(r.TLS.Version)+" "+tls.CipherSuiteName(r.TLS.CipherSuite)+" "+strconv.FormatBool(len(r.TLS.VerifiedChains) > 0))
 	}
-	if r.ProtoMajor == 2 && r.ProtoMinor == 0 {
-		md.Set(mdHTTPProto, "2")
+	for i := 1; i < len(pairs); i += 2 {
+		pairs[i] = url.QueryEscape(pairs[i])
 	}
-	return md
+	return metadata.Pairs(pairs...)
+}
+
+// gatewayValue reads a value gatewayMetadata escaped.
+func gatewayValue(md metadata.MD, key string) string {
+	v, err := url.QueryUnescape(first(md, key))
+	if err != nil {
+		return ""
+	}
+	return v
 }
 
 // RegisterGRPC registers the API's services on gs. Create gs with
@@ -425,10 +440,10 @@ func (s *Server) describeCall(ctx context.Context, fullMethod string) AccessReco
 	p, _ := peer.FromContext(ctx)
 	inProcess := p != nil && p.Addr != nil && p.Addr.String() == inProcessAddr
 	if inProcess {
-		rec.Method, rec.Path, rec.Query = first(md, mdHTTPMethod), first(md, mdHTTPPath), first(md, mdHTTPQuery)
-		rec.Protocol, rec.UserAgent = first(md, mdHTTPProto), first(md, mdHTTPAgent)
-		rec.ClientAddress, rec.ClientPort = splitAddr(first(md, mdHTTPClient))
-		if t := strings.Fields(first(md, mdHTTPTLS)); len(t) == 3 {
+		rec.Method, rec.Path, rec.Query = gatewayValue(md, mdHTTPMethod), gatewayValue(md, mdHTTPPath), gatewayValue(md, mdHTTPQuery)
+		rec.Protocol, rec.UserAgent = gatewayValue(md, mdHTTPProto), gatewayValue(md, mdHTTPAgent)
+		rec.ClientAddress, rec.ClientPort = splitAddr(gatewayValue(md, mdHTTPClient))
+		if t := strings.Fields(gatewayValue(md, mdHTTPTLS)); len(t) == 3 {
 			rec.TLSVersion, rec.TLSCipher, rec.MTLSVerified = t[0], t[1], t[2] == "true"
 		}
 	} else if p != nil && p.Addr != nil {

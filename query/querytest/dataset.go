@@ -384,3 +384,52 @@ func (b builder) handshakeFailures() {
 		}, f.detail)
 	}
 }
+
+// Later returns a copy of d moved by the given time, with every trace id and
+// request id replaced by a new one: other requests, later.
+func Later(d Dataset, by time.Duration) Dataset {
+	out := Dataset{Traces: ptrace.NewTraces(), Events: plog.NewLogs()}
+	d.Traces.CopyTo(out.Traces)
+	d.Events.CopyTo(out.Events)
+	salt := by.String()
+	newTrace := func(id pcommon.TraceID) pcommon.TraceID {
+		if id.IsEmpty() {
+			return id
+		}
+		return traceID(ID(salt + hex.EncodeToString(id[:]))[:32])
+	}
+	move := func(ts pcommon.Timestamp) pcommon.Timestamp {
+		return pcommon.NewTimestampFromTime(ts.AsTime().Add(by))
+	}
+	for _, rs := range out.Traces.ResourceSpans().All() {
+		for _, ss := range rs.ScopeSpans().All() {
+			for _, sp := range ss.Spans().All() {
+				sp.SetTraceID(newTrace(sp.TraceID()))
+				sp.SetStartTimestamp(move(sp.StartTimestamp()))
+				sp.SetEndTimestamp(move(sp.EndTimestamp()))
+				for _, ev := range sp.Events().All() {
+					ev.SetTimestamp(move(ev.Timestamp()))
+				}
+				if v, ok := sp.Attributes().Get(event.AttrRequestID); ok {
+					v.SetStr(ID(salt + v.Str())[:32])
+				}
+			}
+		}
+	}
+	for _, rl := range out.Events.ResourceLogs().All() {
+		for _, sl := range rl.ScopeLogs().All() {
+			for _, lr := range sl.LogRecords().All() {
+				lr.SetTraceID(newTrace(lr.TraceID()))
+				lr.SetTimestamp(move(lr.Timestamp()))
+				lr.SetObservedTimestamp(move(lr.ObservedTimestamp()))
+				if v, ok := lr.Attributes().Get(event.AttrRequestID); ok {
+					v.SetStr(ID(salt + v.Str())[:32])
+				}
+				if v, ok := lr.Attributes().Get(event.AttrConnectionID); ok {
+					v.SetStr(v.Str() + "-" + salt)
+				}
+			}
+		}
+	}
+	return out
+}
