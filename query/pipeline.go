@@ -111,7 +111,7 @@ func (s *Server) ledgerChains(ctx context.Context, w window, h *taplinev1.Pipeli
   min(BatchSeq), max(BatchSeq), count(), sum(Messages), sum(DeadLetters),
   sumMap(RowsByTable), min(FirstSeq), max(LastSeq),
   max(InsertedAt), argMax(MaxEventTime, BatchSeq), argMax(InsertedAt, BatchSeq),
-  sumIf(BatchSeq - PrevSeq - 1, Rn > 1 AND BatchSeq > PrevSeq + 1),
+  toUInt64(sumIf(BatchSeq - PrevSeq - 1, Rn > 1 AND BatchSeq > PrevSeq + 1)),
   countIf(Rn > 1 AND PrevHash != PrevRowHash),
   countIf(Rn > 1 AND FirstSeq <= PrevLastSeq),
   argMax(Hash, BatchSeq), argMin(PrevHash, BatchSeq)
