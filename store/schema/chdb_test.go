@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/tapline/tapline/store"
 	"github.com/tapline/tapline/store/chdb"
 	"github.com/tapline/tapline/store/schema"
 	"github.com/tapline/tapline/store/schema/schematest"
@@ -89,4 +90,27 @@ func TestMigrateWrongDatabase(t *testing.T) {
 	opts.Database = "elsewhere"
 	_, err := schema.Migrate(context.Background(), eng, opts)
 	require.ErrorContains(t, err, `schema database "elsewhere" is not the engine's database "schema_wrongdb"`)
+}
+
+// Cluster-mode DDL cannot run here (it needs a cluster and Keeper), but
+// ClickHouse itself can parse it: every statement of both cluster layouts
+// goes through formatQuery.
+func TestClusterDDLParses(t *testing.T) {
+	eng := openChDB(t, "schema_cluster_parse")
+	for _, indexes := range []string{schema.IndexesText, schema.IndexesBloom} {
+		opts := schema.DefaultOptions()
+		opts.Cluster = "{cluster}"
+		opts.Indexes = indexes
+		stmts, err := schema.Render(opts)
+		require.NoError(t, err)
+		for _, s := range stmts {
+			rows, err := eng.Query(context.Background(), "SELECT formatQuery({q:String})", store.Params{"q": s.SQL})
+			require.NoError(t, err, "%s: %s", s.Migration, s.Name)
+			require.True(t, rows.Next(), "%s: %s: %v", s.Migration, s.Name, rows.Err())
+			var formatted string
+			require.NoError(t, rows.Scan(&formatted))
+			require.NoError(t, rows.Close())
+			require.Contains(t, formatted, "ON CLUSTER", "%s: %s", s.Migration, s.Name)
+		}
+	}
 }
