@@ -50,7 +50,7 @@ func spanRow(rng *rand.Rand, base time.Time, i int) []any {
 	attrs := map[string]string{
 		"http.request.method": []string{"GET", "POST", "PUT"}[rng.IntN(3)], "http.route": route,
 		"url.path": route + "/" + hex(6), "http.response.status_code": strconv.Itoa([]int{200, 201, 404, 500}[rng.IntN(4)]),
-		"client.address": fmt.Sprintf("10.%d.%d.%d", rng.IntN(256), rng.IntN(256), rng.IntN(256)),
+		"client.address":      fmt.Sprintf("10.%d.%d.%d", rng.IntN(256), rng.IntN(256), rng.IntN(256)),
 		"user_agent.original": "python-httpx/0.27", "tapline.request_id": hex(32), "server.address": "api.internal",
 		"network.protocol.version": "1.1", "tapline.principal": "spiffe://example.org/ns/prod/sa/" + service,
 	}
