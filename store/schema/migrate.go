@@ -31,6 +31,8 @@ var textIndexMinVersion = [2]int{26, 2}
 //
 // opts.Database empty means the engine's database; any other value must be
 // the engine's database, since the rest of Tapline uses unqualified names.
+// Versions recorded by a newer Tapline that this binary does not know are
+// left alone.
 func Migrate(ctx context.Context, eng store.Engine, opts Options) (applied []string, err error) {
 	if err := opts.Validate(); err != nil {
 		return nil, fmt.Errorf("schema options: %w", err)
