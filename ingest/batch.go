@@ -116,6 +116,9 @@ func (in *Ingester) abandon(msgs []jetstream.Msg, err error) error {
 	for _, msg := range msgs {
 		_ = msg.Nak()
 	}
+	if errors.Is(err, errAbandoned) {
+		return err
+	}
 	return fmt.Errorf("%w: %w", errAbandoned, err)
 }
 

@@ -55,6 +55,7 @@ type Ingester struct {
 
 	mu       sync.Mutex
 	state    int
+	started  bool            // Start succeeded: the goroutines run (or ran)
 	stopCtx  context.Context // cancelled when Shutdown begins: fetch no more
 	stop     context.CancelFunc
 	hardCtx  context.Context // cancelled when Shutdown's deadline passes: abandon the batch
@@ -163,7 +164,7 @@ func (in *Ingester) Start(ctx context.Context) error {
 		return err
 	}
 	in.stream, in.cons = stream, cons
-	in.state = stateStarted
+	in.state, in.started = stateStarted, true
 	in.wg.Add(2)
 	go in.run()
 	go in.pollLag()
@@ -198,11 +199,11 @@ func (in *Ingester) ensureConsumer(ctx context.Context) (jetstream.Consumer, err
 // Safe before Start and safe to call twice.
 func (in *Ingester) Shutdown(ctx context.Context) error {
 	in.mu.Lock()
-	prev := in.state
+	prev, started := in.state, in.started
 	in.state = stateStopped
 	in.mu.Unlock()
 	in.stop()
-	if prev == stateNew {
+	if !started {
 		in.hardStop()
 		return nil
 	}

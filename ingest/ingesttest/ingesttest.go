@@ -33,7 +33,9 @@ func Engine(tb testing.TB) store.Engine {
 	eng := chdbtest.Open(tb)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if _, err := schema.Migrate(ctx, eng, schema.DefaultOptions()); err != nil {
+	opts := schema.DefaultOptions()
+	opts.Database = eng.Database()
+	if _, err := schema.Migrate(ctx, eng, opts); err != nil {
 		tb.Fatalf("ingesttest: migrate: %v", err)
 	}
 	if err := ensureLedgerSequences(ctx, eng); err != nil {
@@ -149,8 +151,9 @@ func (p *Publisher) Logs(subject string, ld plog.Logs) uint64 {
 	return p.Raw(subject, b)
 }
 
-// Base is the time the generated telemetry starts at.
-var Base = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+// Base is the time the generated telemetry starts at: the start of the hour
+// the test process started in, so that rows are inside the tables' TTL.
+var Base = time.Now().UTC().Truncate(time.Hour)
 
 // Spans returns n realistic spans (10 attributes, 2 events each) of one
 // resource, numbered from first: span i has span id i (big-endian) and

@@ -1,6 +1,6 @@
 -- Stream sequences in [lo, hi] that more than one ledger row holds, with
 -- the total count of such sequences in every row.
-SELECT s, count() OVER () AS total
+SELECT s, toUInt64(count() OVER ()) AS total
 FROM
 (
     SELECT arrayJoin(Sequences) AS s

@@ -2,7 +2,8 @@
 -- missing, last missing, missing sequences in all runs). Rows written outside
 -- the period count: a message stored a little before or after it is not
 -- missing.
-SELECT prev + 1 AS first_missing, s - 1 AS last_missing, sum(s - prev - 1) OVER () AS missing_total
+SELECT toUInt64(prev + 1) AS first_missing, toUInt64(s - 1) AS last_missing,
+       toUInt64(sum(s - prev - 1) OVER ()) AS missing_total
 FROM
 (
     SELECT s, lagInFrame(s) OVER (ORDER BY s ASC ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) AS prev
