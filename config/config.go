@@ -12,6 +12,7 @@ import (
 
 	"github.com/tapline/tapline/bus"
 	"github.com/tapline/tapline/config/configtype"
+	"github.com/tapline/tapline/query"
 )
 
 // Config is the whole configuration of a tapline process. Each field is a
@@ -28,6 +29,8 @@ type Config struct {
 	HTTP  HTTP       `yaml:"http"`
 	Store Store      `yaml:"store"`
 	Bus   bus.Config `yaml:"bus"`
+	// Query is the query API: gRPC listener, limits and authentication.
+	Query query.Config `yaml:"query"`
 }
 
 // DefaultDataDir is where data lives when data_dir is not set.
@@ -42,6 +45,7 @@ func Default() Config {
 		HTTP:    DefaultHTTP(),
 		Store:   DefaultStore(),
 		Bus:     bus.Default(),
+		Query:   query.Default(),
 	}
 }
 
@@ -62,6 +66,7 @@ func (c Config) sections() []struct {
 		{"http", c.HTTP},
 		{"store", c.Store},
 		{"bus", c.Bus},
+		{"query", c.Query},
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/tapline/tapline/bus"
 	"github.com/tapline/tapline/config"
 	"github.com/tapline/tapline/config/configtype"
+	"github.com/tapline/tapline/query"
 	"github.com/tapline/tapline/store/schema"
 )
 
@@ -58,6 +59,7 @@ func fullConfig() config.Config {
 				MaxAge: 24 * time.Hour, MaxBytes: 50 << 30, DuplicateWindow: 5 * time.Minute, Replicas: 3,
 			},
 		},
+		Query: query.Default(),
 	}
 }
 

@@ -66,7 +66,7 @@ type AuthConfig struct {
 	// AnonymousRole is the role of anonymous requests (default viewer).
 	AnonymousRole string `yaml:"anonymous_role"`
 	// Tokens are static API tokens.
-	Tokens []TokenConfig `yaml:"tokens"`
+	Tokens []TokenConfig `yaml:"tokens,omitempty"`
 	// OIDC accepts JWT access tokens from one issuer.
 	OIDC OIDCConfig `yaml:"oidc"`
 }
@@ -95,7 +95,7 @@ type OIDCConfig struct {
 	RoleClaim string `yaml:"role_claim"`
 	// RoleMap maps claim values to Tapline roles; values that are already
 	// role names map to themselves. The highest role wins.
-	RoleMap map[string]string `yaml:"role_map"`
+	RoleMap map[string]string `yaml:"role_map,omitempty"`
 	// DefaultRole is the role of a valid token whose claim names no role;
 	// empty refuses such tokens.
 	DefaultRole string `yaml:"default_role"`
@@ -126,7 +126,11 @@ func Default() Config {
 		MaxTimelineSpans: 10000,
 		Auth: AuthConfig{
 			AnonymousRole: RoleViewer,
+			// Empty rather than nil, so that a printed configuration loads
+			// back equal.
+			Tokens: []TokenConfig{},
 			OIDC: OIDCConfig{
+				RoleMap:         map[string]string{},
 				RoleClaim:       "roles",
 				RefreshInterval: 15 * time.Minute,
 				ClockSkew:       time.Minute,

@@ -55,13 +55,17 @@ func methods() []method {
 				return h.traces.SearchTraces(ctx, m.(*taplinev1.SearchTracesRequest))
 			}},
 		{name: "GetTrace", new: func() proto.Message { return &taplinev1.GetTraceRequest{} },
-			path:       func(m proto.Message) string { return "/traces/" + url.PathEscape(m.(*taplinev1.GetTraceRequest).GetTraceId()) },
+			path: func(m proto.Message) string {
+				return "/traces/" + url.PathEscape(m.(*taplinev1.GetTraceRequest).GetTraceId())
+			},
 			pathFields: map[string]bool{"trace_id": true},
 			call: func(ctx context.Context, h *harness, m proto.Message) (proto.Message, error) {
 				return h.traces.GetTrace(ctx, m.(*taplinev1.GetTraceRequest))
 			}},
 		{name: "GetRequest", new: func() proto.Message { return &taplinev1.GetRequestRequest{} },
-			path:       func(m proto.Message) string { return "/requests/" + url.PathEscape(m.(*taplinev1.GetRequestRequest).GetRequestId()) },
+			path: func(m proto.Message) string {
+				return "/requests/" + url.PathEscape(m.(*taplinev1.GetRequestRequest).GetRequestId())
+			},
 			pathFields: map[string]bool{"request_id": true},
 			call: func(ctx context.Context, h *harness, m proto.Message) (proto.Message, error) {
 				return h.traces.GetRequest(ctx, m.(*taplinev1.GetRequestRequest))

@@ -4,3 +4,5 @@
 // by scripts/generate.sh. Only doc.go, openapi.go and the tests are written
 // by hand.
 package taplinev1
+
+//go:generate ../../../scripts/generate.sh
