@@ -101,28 +101,14 @@ type Collector struct {
 	running  bool // Start returned nil
 	finished bool // Run returned
 	stopping bool // Shutdown was called
+	reported bool // Start returned runErr
 	runDone  chan struct{}
 	runErr   error
 }
 
 // New builds a collector from set; nothing runs until Start.
 func New(set Settings) (*Collector, error) {
-	if set.OTLPGRPCEndpoint == "" {
-		set.OTLPGRPCEndpoint = DefaultOTLPGRPCEndpoint
-	}
-	if set.OTLPHTTPEndpoint == "" {
-		set.OTLPHTTPEndpoint = DefaultOTLPHTTPEndpoint
-	}
-	if set.NATS.URL == "" {
-		set.NATS.URL = natsexporter.DefaultURL
-	}
-	uris := set.ConfigURIs
-	if len(uris) == 0 {
-		uris = []string{schemeTapline + ":" + docDefault}
-		if set.NATS.hasOverrides() {
-			uris = append(uris, schemeTapline+":"+docNATS)
-		}
-	}
+	set = set.withDefaults()
 	var logging []zap.Option
 	if set.Logger != nil {
 		h := set.Logger.Handler()
@@ -146,23 +132,50 @@ func New(set Settings) (*Collector, error) {
 		DisableGracefulShutdown: true,
 		SkipSettingGRPCLogger:   true,
 		LoggingOptions:          logging,
-		ConfigProviderSettings: otelcol.ConfigProviderSettings{
-			ResolverSettings: confmap.ResolverSettings{
-				URIs: uris,
-				ProviderFactories: []confmap.ProviderFactory{
-					fileprovider.NewFactory(),
-					envprovider.NewFactory(),
-					yamlprovider.NewFactory(),
-					newTaplineProviderFactory(set),
-				},
-				DefaultScheme: "env",
-			},
-		},
+		ConfigProviderSettings:  configProviderSettings(set),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("collector: %w", err)
 	}
 	return &Collector{set: set, col: col}, nil
+}
+
+func (set Settings) withDefaults() Settings {
+	if set.OTLPGRPCEndpoint == "" {
+		set.OTLPGRPCEndpoint = DefaultOTLPGRPCEndpoint
+	}
+	if set.OTLPHTTPEndpoint == "" {
+		set.OTLPHTTPEndpoint = DefaultOTLPHTTPEndpoint
+	}
+	if set.NATS.URL == "" {
+		set.NATS.URL = natsexporter.DefaultURL
+	}
+	return set
+}
+
+// configProviderSettings resolves set.ConfigURIs, or the built-in
+// configuration, with the file, env, yaml and tapline providers; ${VAR}
+// alone means ${env:VAR}, as in otelcol.
+func configProviderSettings(set Settings) otelcol.ConfigProviderSettings {
+	uris := set.ConfigURIs
+	if len(uris) == 0 {
+		uris = []string{schemeTapline + ":" + docDefault}
+		if set.NATS.hasOverrides() {
+			uris = append(uris, schemeTapline+":"+docNATS)
+		}
+	}
+	return otelcol.ConfigProviderSettings{
+		ResolverSettings: confmap.ResolverSettings{
+			URIs: uris,
+			ProviderFactories: []confmap.ProviderFactory{
+				fileprovider.NewFactory(),
+				envprovider.NewFactory(),
+				yamlprovider.NewFactory(),
+				newTaplineProviderFactory(set),
+			},
+			DefaultScheme: "env",
+		},
+	}
 }
 
 // Start runs the collector and returns once its pipelines run (receivers
@@ -201,6 +214,7 @@ func (c *Collector) Start(ctx context.Context) error {
 		case <-done:
 			c.mu.Lock()
 			err := c.runErr
+			c.reported = true
 			c.mu.Unlock()
 			if err == nil {
 				err = errors.New("stopped before it started")
@@ -259,7 +273,7 @@ func (c *Collector) Shutdown(ctx context.Context) error {
 	<-done
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.runErr != nil {
+	if c.runErr != nil && !c.reported {
 		return fmt.Errorf("collector: %w", c.runErr)
 	}
 	return nil

@@ -74,6 +74,12 @@ func (c *slogCore) Sync() error { return nil }
 func attrs(fields []zapcore.Field) []slog.Attr {
 	out := make([]slog.Attr, 0, len(fields))
 	for _, f := range fields {
+		if f.Key == "resource" {
+			// The collector's own resource (service name, instance id) on
+			// every entry: the tapline process's logger already says who
+			// is logging.
+			continue
+		}
 		switch f.Type {
 		case zapcore.StringType:
 			out = append(out, slog.String(f.Key, f.String))

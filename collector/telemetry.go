@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/otlptranslator"
 	otelconf "go.opentelemetry.io/contrib/otelconf/v0.3.0"
+	"go.opentelemetry.io/otel/attribute"
 	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
 	noopmetric "go.opentelemetry.io/otel/metric/noop"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -45,8 +47,13 @@ func registryMeterProvider(ctx context.Context, set telemetry.MeterSettings, cfg
 		return noopProvider{noopmetric.NewMeterProvider()}, nil
 	}
 	views := cfg.Metrics.Views
+	var extra []sdkmetric.Option
 	if views == nil && set.DefaultViews != nil {
 		views = set.DefaultViews(level)
+		if level < configtelemetry.LevelDetailed {
+			views = slices.DeleteFunc(views, isTransportDropView)
+			extra = append(extra, sdkmetric.WithView(transportView))
+		}
 	}
 	tracked := &trackingRegisterer{reg: reg}
 	exp, err := otelprom.New(
@@ -63,7 +70,7 @@ func registryMeterProvider(ctx context.Context, set telemetry.MeterSettings, cfg
 		otelconf.WithOpenTelemetryConfiguration(otelconf.OpenTelemetryConfiguration{
 			MeterProvider: &otelconf.MeterProvider{Views: views},
 		}),
-		otelconf.WithMeterProviderOptions(sdkmetric.WithReader(exp)),
+		otelconf.WithMeterProviderOptions(append(extra, sdkmetric.WithReader(exp))...),
 	)
 	if err != nil {
 		tracked.unregisterAll()
@@ -75,6 +82,46 @@ func registryMeterProvider(ctx context.Context, set telemetry.MeterSettings, cfg
 		return nil, errors.New("collector metrics: meter provider cannot be shut down")
 	}
 	return &registryProvider{MeterProvider: mp, tracked: tracked}, nil
+}
+
+// Meters of the OTLP receiver's HTTP and gRPC server instrumentation.
+const (
+	otelhttpMeter = "go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	otelgrpcMeter = "go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+)
+
+// isTransportDropView matches the default views that drop all HTTP and gRPC
+// server metrics below the detailed level; transportView replaces them.
+func isTransportDropView(v otelconf.View) bool {
+	s := v.Selector
+	return s != nil && s.InstrumentName == nil && s.MeterName != nil &&
+		(*s.MeterName == otelhttpMeter || *s.MeterName == otelgrpcMeter)
+}
+
+// transportView keeps, below the detailed level, one cheap series per
+// response code of the OTLP listeners: requests refused before they reach a
+// pipeline (undecodable, too large) show only there. The duration
+// histograms lose their buckets and most attributes; every other HTTP and
+// gRPC server instrument is dropped as the default views do.
+func transportView(inst sdkmetric.Instrument) (sdkmetric.Stream, bool) {
+	var keep []attribute.Key
+	switch {
+	case inst.Scope.Name == otelhttpMeter && inst.Name == "http.server.request.duration":
+		keep = []attribute.Key{"http.request.method", "http.route", "http.response.status_code"}
+	case inst.Scope.Name == otelgrpcMeter && inst.Name == "rpc.server.call.duration":
+		keep = []attribute.Key{"rpc.method", "rpc.response.status_code"}
+	case inst.Scope.Name == otelhttpMeter || inst.Scope.Name == otelgrpcMeter:
+		return sdkmetric.Stream{Aggregation: sdkmetric.AggregationDrop{}}, true
+	default:
+		return sdkmetric.Stream{}, false
+	}
+	return sdkmetric.Stream{
+		Name:            inst.Name,
+		Description:     inst.Description,
+		Unit:            inst.Unit,
+		Aggregation:     sdkmetric.AggregationExplicitBucketHistogram{Boundaries: []float64{}, NoMinMax: true},
+		AttributeFilter: attribute.NewAllowKeysFilter(keep...),
+	}, true
 }
 
 // registryProvider unregisters its collector from the registry on shutdown,

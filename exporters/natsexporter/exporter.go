@@ -123,7 +123,9 @@ func (e *natsExporter) natsOptions(ctx context.Context) ([]nats.Option, error) {
 		// at once so the OTLP client gets UNAVAILABLE and keeps the data.
 		nats.ReconnectBufSize(-1),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			e.logger.Warn("Disconnected from NATS", zap.Error(err))
+			if err != nil {
+				e.logger.Warn("Disconnected from NATS", zap.Error(err))
+			}
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
 			e.logger.Info("Reconnected to NATS", zap.String("url", nc.ConnectedUrlRedacted()))
