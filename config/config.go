@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/tapline/tapline/bus"
+	"github.com/tapline/tapline/collector"
 	"github.com/tapline/tapline/config/configtype"
 	"github.com/tapline/tapline/query"
 )
@@ -31,6 +32,9 @@ type Config struct {
 	Bus   bus.Config `yaml:"bus"`
 	// Query is the query API: gRPC listener, limits and authentication.
 	Query query.Config `yaml:"query"`
+	// Collector is the OpenTelemetry Collector: its YAML file or the
+	// built-in configuration's OTLP listeners.
+	Collector collector.Config `yaml:"collector"`
 }
 
 // DefaultDataDir is where data lives when data_dir is not set.
@@ -40,12 +44,13 @@ const DefaultDataDir = "tapline-data"
 // flags say nothing.
 func Default() Config {
 	return Config{
-		DataDir: DefaultDataDir,
-		Log:     DefaultLog(),
-		HTTP:    DefaultHTTP(),
-		Store:   DefaultStore(),
-		Bus:     bus.Default(),
-		Query:   query.Default(),
+		DataDir:   DefaultDataDir,
+		Log:       DefaultLog(),
+		HTTP:      DefaultHTTP(),
+		Store:     DefaultStore(),
+		Bus:       bus.Default(),
+		Query:     query.Default(),
+		Collector: collector.Default(),
 	}
 }
 
@@ -67,6 +72,7 @@ func (c Config) sections() []struct {
 		{"store", c.Store},
 		{"bus", c.Bus},
 		{"query", c.Query},
+		{"collector", c.Collector},
 	}
 }
 

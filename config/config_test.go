@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tapline/tapline/bus"
+	"github.com/tapline/tapline/collector"
 	"github.com/tapline/tapline/config"
 	"github.com/tapline/tapline/config/configtype"
 	"github.com/tapline/tapline/query"
@@ -59,7 +60,8 @@ func fullConfig() config.Config {
 				MaxAge: 24 * time.Hour, MaxBytes: 50 << 30, DuplicateWindow: 5 * time.Minute, Replicas: 3,
 			},
 		},
-		Query: query.Default(),
+		Query:     query.Default(),
+		Collector: collector.Default(),
 	}
 }
 

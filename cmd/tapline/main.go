@@ -99,6 +99,7 @@ func (a *app) rootCommand() *cobra.Command {
 
 	root.AddCommand(
 		a.runCommand(),
+		a.collectorCommand(),
 		a.queryCommand(),
 		a.migrateCommand(),
 		a.configCommand(),

@@ -33,9 +33,9 @@ cleanly; data is kept and the next run continues from it.`,
 			}
 			p.addBus()
 			p.addStore()
-			// Later parts plug in here, in start order: the collector
-			// (publishes to the bus), ingest (bus → store), the query API
-			// and the UI (mounted with p.svc.Handle).
+			p.addCollector(a.version, nil)
+			// Later parts plug in here, in start order: ingest (bus →
+			// store), the query API and the UI (mounted with p.svc.Handle).
 			return p.svc.Run(cmd.Context())
 		},
 	}

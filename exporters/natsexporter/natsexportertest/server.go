@@ -108,7 +108,11 @@ func (s *Server) dial() (*nats.Conn, jetstream.JetStream, error) {
 	if s.opts.Token != "" {
 		opts = append(opts, nats.Token(s.opts.Token))
 	}
-	nc, err := nats.Connect(s.URL(), opts...)
+	return dial(s.URL(), opts...)
+}
+
+func dial(url string, opts ...nats.Option) (*nats.Conn, jetstream.JetStream, error) {
+	nc, err := nats.Connect(url, opts...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("connect to nats: %w", err)
 	}
@@ -155,6 +159,26 @@ func (s *Server) messages(subject string) ([]*jetstream.RawStreamMsg, error) {
 		return nil, err
 	}
 	defer nc.Close()
+	return readStream(js, subject)
+}
+
+// CountSpansAt is Server.CountSpans for any NATS server at url holding
+// Tapline's stream (an embedded bus of a tapline process, for example).
+func CountSpansAt(t testing.TB, url, subject string) (messages, spans int) {
+	t.Helper()
+	nc, js, err := dial(url)
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	defer nc.Close()
+	msgs, err := readStream(js, subject)
+	if err != nil {
+		t.Fatalf("read stream: %v", err)
+	}
+	return countSpans(t, subject, msgs)
+}
+
+func readStream(js jetstream.JetStream, subject string) ([]*jetstream.RawStreamMsg, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	st, err := js.Stream(ctx, bus.StreamName)
@@ -185,7 +209,12 @@ func (s *Server) messages(subject string) ([]*jetstream.RawStreamMsg, error) {
 // and returns the messages and spans stored.
 func (s *Server) CountSpans(t testing.TB, subject string) (messages, spans int) {
 	t.Helper()
-	for _, m := range s.Messages(t, subject) {
+	return countSpans(t, subject, s.Messages(t, subject))
+}
+
+func countSpans(t testing.TB, subject string, msgs []*jetstream.RawStreamMsg) (messages, spans int) {
+	t.Helper()
+	for _, m := range msgs {
 		req := ptraceotlp.NewExportRequest()
 		if err := req.UnmarshalProto(m.Data); err != nil {
 			t.Fatalf("message %d on %s is not OTLP traces: %v", m.Sequence, subject, err)
