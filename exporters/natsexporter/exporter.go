@@ -253,18 +253,13 @@ func (e *natsExporter) pushTraces(ctx context.Context, td ptrace.Traces) error {
 	if td.SpanCount() == 0 {
 		return nil
 	}
-	parts, oversize := splitTraces(td, limit)
-	if len(parts) > 1 || oversize > 0 {
-		e.tel.split.Add(ctx, 1, e.tel.attrs(subject))
+	msgs, oversize, err := traceMessages(td, subject, limit)
+	if err != nil {
+		e.tel.recordFailed(ctx, subject, reasonMarshal, 1)
+		return consumererror.NewPermanent(err)
 	}
-	msgs := make([]*message, 0, len(parts))
-	for _, p := range parts {
-		data, err := ptraceotlp.NewExportRequestFromTraces(p).MarshalProto()
-		if err != nil {
-			e.tel.recordFailed(ctx, subject, reasonMarshal, 1)
-			return consumererror.NewPermanent(fmt.Errorf("marshal traces: %w", err))
-		}
-		msgs = append(msgs, newMessage(subject, data, p.SpanCount()))
+	if len(msgs) > 1 || oversize > 0 {
+		e.tel.split.Add(ctx, 1, e.tel.attrs(subject))
 	}
 	if err := e.publish(ctx, js, msgs); err != nil {
 		return err
@@ -299,22 +294,19 @@ func (e *natsExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
 	var msgs []*message
 	oversize := 0
 	for _, b := range batches {
-		parts, n := splitLogs(b.logs, limit)
-		if len(parts) > 1 || n > 0 {
+		bm, n, err := logMessages(b.logs, b.subject, limit)
+		if err != nil {
+			e.tel.recordFailed(ctx, b.subject, reasonMarshal, 1)
+			return consumererror.NewPermanent(err)
+		}
+		if len(bm) > 1 || n > 0 {
 			e.tel.split.Add(ctx, 1, e.tel.attrs(b.subject))
 		}
 		if n > 0 {
 			e.tel.recordFailed(ctx, b.subject, reasonOversize, n)
 		}
 		oversize += n
-		for _, p := range parts {
-			data, err := plogotlp.NewExportRequestFromLogs(p).MarshalProto()
-			if err != nil {
-				e.tel.recordFailed(ctx, b.subject, reasonMarshal, 1)
-				return consumererror.NewPermanent(fmt.Errorf("marshal logs: %w", err))
-			}
-			msgs = append(msgs, newMessage(b.subject, data, p.LogRecordCount()))
-		}
+		msgs = append(msgs, bm...)
 	}
 	if err := e.publish(ctx, js, msgs); err != nil {
 		return err
@@ -323,6 +315,49 @@ func (e *natsExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
 		return consumererror.NewPermanent(fmt.Errorf("%d log record(s) dropped, each larger than %d bytes with its resource and scope: %w", oversize, limit, ErrOversize))
 	}
 	return nil
+}
+
+// traceMessages marshals td into messages of at most limit bytes: td
+// whole when it fits (the common case costs one marshal), else split.
+func traceMessages(td ptrace.Traces, subject string, limit int) ([]*message, int, error) {
+	data, err := ptraceotlp.NewExportRequestFromTraces(td).MarshalProto()
+	if err != nil {
+		return nil, 0, fmt.Errorf("marshal traces: %w", err)
+	}
+	if len(data) <= limit {
+		return []*message{newMessage(subject, data, td.SpanCount())}, 0, nil
+	}
+	parts, oversize := splitTraces(td, limit)
+	msgs := make([]*message, 0, len(parts))
+	for _, p := range parts {
+		data, err := ptraceotlp.NewExportRequestFromTraces(p).MarshalProto()
+		if err != nil {
+			return nil, 0, fmt.Errorf("marshal traces: %w", err)
+		}
+		msgs = append(msgs, newMessage(subject, data, p.SpanCount()))
+	}
+	return msgs, oversize, nil
+}
+
+// logMessages is traceMessages for logs.
+func logMessages(ld plog.Logs, subject string, limit int) ([]*message, int, error) {
+	data, err := plogotlp.NewExportRequestFromLogs(ld).MarshalProto()
+	if err != nil {
+		return nil, 0, fmt.Errorf("marshal logs: %w", err)
+	}
+	if len(data) <= limit {
+		return []*message{newMessage(subject, data, ld.LogRecordCount())}, 0, nil
+	}
+	parts, oversize := splitLogs(ld, limit)
+	msgs := make([]*message, 0, len(parts))
+	for _, p := range parts {
+		data, err := plogotlp.NewExportRequestFromLogs(p).MarshalProto()
+		if err != nil {
+			return nil, 0, fmt.Errorf("marshal logs: %w", err)
+		}
+		msgs = append(msgs, newMessage(subject, data, p.LogRecordCount()))
+	}
+	return msgs, oversize, nil
 }
 
 // publish sends every message asynchronously, at most max_in_flight awaiting

@@ -358,3 +358,7 @@ func TestTokenAuth(t *testing.T) {
 	_, spans := srv.CountSpans(t, bus.SubjectTraces)
 	require.Equal(t, 2, spans)
 }
+
+func exportertestSettings() exporter.Settings { return exportertest.NewNopSettings(Type) }
+
+func componenttestHost() component.Host { return componenttest.NewNopHost() }
