@@ -1,0 +1,8 @@
+-- Requests at the edge sources, and requests to internal-only services,
+-- per day.
+SELECT toDate(Timestamp, 'UTC') AS day, count() AS population
+FROM access_events
+WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')}
+  AND (Source IN {edge_sources:Array(String)} OR arrayExists(p -> ServiceName LIKE p, {internal_services:Array(String)}))
+GROUP BY day
+ORDER BY day

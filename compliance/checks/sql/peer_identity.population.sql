@@ -1,0 +1,7 @@
+-- Service-to-service requests per day: access events at the given sources.
+SELECT toDate(Timestamp, 'UTC') AS day, count() AS population
+FROM access_events
+WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')}
+  AND Source IN {sources:Array(String)}
+GROUP BY day
+ORDER BY day

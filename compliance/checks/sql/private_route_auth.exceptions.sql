@@ -1,0 +1,34 @@
+-- Requests to non-public routes that no hop authenticated and none denied.
+-- Hops of one request are joined by request id, else trace id. Candidates
+-- (a hop without principal and without denial) are found first, so only
+-- their requests are grouped.
+WITH candidates AS
+(
+    SELECT multiIf(RequestId != '', RequestId, TraceId != '', concat('trace:', TraceId),
+                   concat('row:', toString(cityHash64(Timestamp, Source, ConnectionId, Path, ClientAddress, ClientPort)))) AS key
+    FROM access_events
+    WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')}
+      AND NOT arrayExists(p -> Route LIKE p OR Path LIKE p, {public_routes:Array(String)})
+      AND NOT (Principal != '' AND PrincipalType != {anonymous:String})
+      AND NOT (Decision = {deny:String} OR Status IN (401, 403))
+)
+SELECT day, subject, 'fail' AS severity, count() AS items,
+       concat(toString(count()), ' requests reached a non-public route with no authenticated principal; statuses ',
+              arrayStringConcat(arraySort(groupUniqArray(toString(status))), ',')) AS detail
+FROM
+(
+    SELECT multiIf(RequestId != '', RequestId, TraceId != '', concat('trace:', TraceId),
+                   concat('row:', toString(cityHash64(Timestamp, Source, ConnectionId, Path, ClientAddress, ClientPort)))) AS key,
+           toDate(min(Timestamp), 'UTC') AS day,
+           concat(anyIf(ServiceName, ServiceName != ''), ' ', anyIf(if(Route != '', Route, Path), NOT arrayExists(p -> Route LIKE p OR Path LIKE p, {public_routes:Array(String)}))) AS subject,
+           max(Principal != '' AND PrincipalType != {anonymous:String}) AS authenticated,
+           max(Decision = {deny:String} OR Status IN (401, 403)) AS denied,
+           max(Status) AS status
+    FROM access_events
+    WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')}
+      AND key IN (SELECT key FROM candidates)
+    GROUP BY key
+)
+WHERE NOT authenticated AND NOT denied
+GROUP BY day, subject
+ORDER BY day, subject

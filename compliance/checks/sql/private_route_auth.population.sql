@@ -1,0 +1,7 @@
+-- Access events (every hop) to routes that are not public, per day.
+SELECT toDate(Timestamp, 'UTC') AS day, count() AS population
+FROM access_events
+WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')}
+  AND NOT arrayExists(p -> Route LIKE p OR Path LIKE p, {public_routes:Array(String)})
+GROUP BY day
+ORDER BY day

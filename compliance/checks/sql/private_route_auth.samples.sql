@@ -1,0 +1,27 @@
+-- Hops of unauthenticated requests to non-public routes, up to {samples}
+-- requests per day and subject.
+WITH candidates AS
+(
+    SELECT multiIf(RequestId != '', RequestId, TraceId != '', concat('trace:', TraceId),
+                   concat('row:', toString(cityHash64(Timestamp, Source, ConnectionId, Path, ClientAddress, ClientPort)))) AS key
+    FROM access_events
+    WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')}
+      AND NOT arrayExists(p -> Route LIKE p OR Path LIKE p, {public_routes:Array(String)})
+      AND NOT (Principal != '' AND PrincipalType != {anonymous:String})
+      AND NOT (Decision = {deny:String} OR Status IN (401, 403))
+)
+SELECT toDate(min(Timestamp), 'UTC') AS day,
+       concat(anyIf(ServiceName, ServiceName != ''), ' ', anyIf(if(Route != '', Route, Path), NOT arrayExists(p -> Route LIKE p OR Path LIKE p, {public_routes:Array(String)}))) AS subject,
+       min(Timestamp) AS ts, any(TraceId) AS trace_id, any(RequestId) AS request_id,
+       concat(arrayStringConcat(groupUniqArray(Source), '+'), ' ', any(Method), ' ', any(Path), ' from ', any(ClientAddress),
+              ', status ', toString(max(Status)), ', principal type ', arrayStringConcat(groupUniqArray(if(PrincipalType = '', 'none', PrincipalType)), ',')) AS detail
+FROM access_events
+WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')}
+  AND multiIf(RequestId != '', RequestId, TraceId != '', concat('trace:', TraceId),
+              concat('row:', toString(cityHash64(Timestamp, Source, ConnectionId, Path, ClientAddress, ClientPort)))) IN (SELECT key FROM candidates)
+GROUP BY multiIf(RequestId != '', RequestId, TraceId != '', concat('trace:', TraceId),
+                 concat('row:', toString(cityHash64(Timestamp, Source, ConnectionId, Path, ClientAddress, ClientPort))))
+HAVING max(Principal != '' AND PrincipalType != {anonymous:String}) = 0 AND max(Decision = {deny:String} OR Status IN (401, 403)) = 0
+   AND has({subjects:Array(String)}, subject)
+ORDER BY day, subject, cityHash64(request_id, trace_id, ts, {seed:UInt64})
+LIMIT {samples:UInt32} BY day, subject
