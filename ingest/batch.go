@@ -38,6 +38,7 @@ type job struct {
 	ref    batchRef
 	items  []item // ascending by sequence
 	ledger *ledgerRow
+	rows   *otlprow.Rows // the items mapped
 }
 
 // jobState is what a job has done so far, so that a retry does not repeat it.
@@ -49,10 +50,23 @@ type jobState struct {
 	sent       map[string]bool
 }
 
-// handle stores one fetched batch and acknowledges its messages. It returns
-// an error only when the batch was abandoned unacknowledged.
-func (in *Ingester) handle(msgs []jetstream.Msg) error {
-	start := time.Now()
+// prepared is a fetched batch made ready for the commit stage: decoded,
+// mapped, its ledger row chained and its inserts built.
+type prepared struct {
+	msgs          []jetstream.Msg
+	job           *job      // nil when every message was a ledgered one, written again already
+	st            *jobState // what of job is done
+	rows          *otlprow.Rows
+	stopKeepAlive func()
+	start         time.Time
+}
+
+// prepare readies one fetched batch: messages the ledger already holds are
+// written again at once (redo), the others become a new job with the next
+// batch number of the chain. It returns an error only when the batch is
+// abandoned.
+func (in *Ingester) prepare(msgs []jetstream.Msg) (*prepared, error) {
+	p := &prepared{msgs: msgs, start: time.Now()}
 	items := make([]item, 0, len(msgs))
 	for _, msg := range msgs {
 		md, err := msg.Metadata()
@@ -68,58 +82,98 @@ func (in *Ingester) handle(msgs []jetstream.Msg) error {
 	// delivery waited): store it once, acknowledge both.
 	items = slices.CompactFunc(items, func(a, b item) bool { return a.seq == b.seq })
 
-	stopKeepAlive := in.keepAlive(msgs)
-	defer stopKeepAlive()
-
+	p.stopKeepAlive = in.keepAlive(msgs)
+	select {
+	case p.rows = <-in.rowsPool:
+	case <-in.runCtx.Done():
+		p.stopKeepAlive()
+		return nil, fmt.Errorf("%w: %w", errAbandoned, in.runCtx.Err())
+	}
+	fail := func(err error) (*prepared, error) {
+		in.release(p)
+		return nil, err
+	}
 	fresh, redo, err := in.splitLedgered(items)
 	if err != nil {
-		return in.abandon(msgs, err)
+		return fail(err)
 	}
 	for _, l := range redo {
-		if err := in.redo(l); err != nil {
-			return in.abandon(msgs, err)
+		if err := in.redo(l, p.rows); err != nil {
+			return fail(err)
 		}
 	}
-	var batch uint64
 	if len(fresh) > 0 {
-		j, st, err := in.newJob(fresh)
+		p.job, p.st, err = in.newJob(fresh, p.rows)
 		if err != nil {
-			return in.abandon(msgs, err)
+			return fail(err)
 		}
-		if err := in.retry(in.hardCtx, "insert", func(ctx context.Context) error { return in.write(ctx, j, st) }); err != nil {
-			st.abort()
-			return in.abandon(msgs, err)
+		// Encode the inserts now, while the commit stage sends the batch
+		// before; what fails here is built again in the commit stage.
+		_ = in.build(in.runCtx, p.job, p.st)
+	}
+	return p, nil
+}
+
+// commit stores a prepared batch (dead letters, ledger row, inserts),
+// acknowledges its messages and recycles its memory. It returns an error
+// only when the batch was abandoned unacknowledged.
+func (in *Ingester) commit(p *prepared) error {
+	if p.job != nil {
+		if err := in.retry(in.runCtx, "insert", func(ctx context.Context) error { return in.write(ctx, p.job, p.st) }); err != nil {
+			in.abandon(p)
+			return err
 		}
-		batch = j.ref.BatchSeq
 		in.m.batches.WithLabelValues(outcomeInserted).Inc()
 	}
 	if hook := in.hookBeforeAck; hook != nil {
+		var batch uint64
+		if p.job != nil {
+			batch = p.job.ref.BatchSeq
+		}
 		if err := hook(batch); err != nil {
-			return err // a simulated crash: no acknowledgement, no nak
+			// A simulated crash: no acknowledgement, no negative one.
+			in.crashed.Store(true)
+			in.release(p)
+			return err
 		}
 	}
 	ackStart := time.Now()
-	for _, msg := range msgs {
+	for _, msg := range p.msgs {
 		if err := msg.Ack(); err != nil {
 			// JetStream delivers it again; the ledger then recognises it.
 			in.logger.Debug("ack failed", "error", err)
 		}
 	}
 	in.m.stageDuration.WithLabelValues(stageAck).Observe(time.Since(ackStart).Seconds())
-	in.m.batchDuration.Observe(time.Since(start).Seconds())
+	in.m.batchDuration.Observe(time.Since(p.start).Seconds())
+	in.release(p)
 	return nil
 }
 
-// abandon leaves a batch unstored: the messages are negatively acknowledged
-// so that JetStream delivers them again (to this or another process) at once.
-func (in *Ingester) abandon(msgs []jetstream.Msg, err error) error {
-	for _, msg := range msgs {
+// release stops a batch's in-progress acknowledgements, drops its unsent
+// inserts and returns its rows to the pool.
+func (in *Ingester) release(p *prepared) {
+	p.stopKeepAlive()
+	if p.st != nil {
+		p.st.abort()
+	}
+	if p.rows != nil {
+		in.rowsPool <- p.rows
+		p.rows = nil
+	}
+}
+
+// abandon leaves a batch unstored: unless the process is (in a test)
+// crashing, the messages are negatively acknowledged so that JetStream
+// delivers them again (to this or another process) at once.
+func (in *Ingester) abandon(p *prepared) {
+	in.release(p)
+	if in.crashed.Load() {
+		return
+	}
+	for _, msg := range p.msgs {
 		_ = msg.Nak()
 	}
-	if errors.Is(err, errAbandoned) {
-		return err
-	}
-	return fmt.Errorf("%w: %w", errAbandoned, err)
 }
 
 func subjectLabel(subject string) string {
@@ -164,7 +218,7 @@ func (in *Ingester) keepAlive(msgs []jetstream.Msg) func() {
 // only they are looked up.
 func (in *Ingester) splitLedgered(items []item) (fresh []item, redo []*ledgered, err error) {
 	if in.refreshMark.Swap(false) {
-		if err := in.retry(in.hardCtx, "ledger watermark", func(ctx context.Context) error {
+		if err := in.retry(in.runCtx, "ledger watermark", func(ctx context.Context) error {
 			m, err := watermark(ctx, in.eng, in.cfg.Stream)
 			in.mark = max(in.mark, m)
 			return err
@@ -183,7 +237,7 @@ func (in *Ingester) splitLedgered(items []item) (fresh []item, redo []*ledgered,
 	}
 	start := time.Now()
 	var found map[uint64]*ledgered
-	if err := in.retry(in.hardCtx, "ledger lookup", func(ctx context.Context) error {
+	if err := in.retry(in.runCtx, "ledger lookup", func(ctx context.Context) error {
 		var err error
 		found, err = lookupLedger(ctx, in.eng, in.cfg.Stream, check)
 		return err
@@ -210,12 +264,12 @@ func (in *Ingester) splitLedgered(items []item) (fresh []item, redo []*ledgered,
 // redo writes a ledgered batch again, from the stream's copies of its
 // messages, under the batch's deduplication tokens: ClickHouse drops what
 // the first write stored and keeps what it did not.
-func (in *Ingester) redo(l *ledgered) error {
+func (in *Ingester) redo(l *ledgered, rows *otlprow.Rows) error {
 	if in.redone.has(l.ref) {
 		return nil
 	}
-	j := &job{ref: l.ref}
-	err := in.retry(in.hardCtx, "read ledgered batch", func(ctx context.Context) error {
+	j := &job{ref: l.ref, rows: rows}
+	err := in.retry(in.runCtx, "read ledgered batch", func(ctx context.Context) error {
 		j.items = j.items[:0]
 		for _, seq := range l.sequences {
 			raw, err := in.stream.GetMsg(ctx, seq)
@@ -234,8 +288,8 @@ func (in *Ingester) redo(l *ledgered) error {
 		return err
 	}
 	var st jobState
-	in.decode(j.items, &st)
-	if err := in.retry(in.hardCtx, "insert again", func(ctx context.Context) error { return in.write(ctx, j, &st) }); err != nil {
+	in.decode(j.items, rows, &st)
+	if err := in.retry(in.runCtx, "insert again", func(ctx context.Context) error { return in.write(ctx, j, &st) }); err != nil {
 		st.abort()
 		return err
 	}
@@ -244,11 +298,11 @@ func (in *Ingester) redo(l *ledgered) error {
 	return nil
 }
 
-// newJob decodes and maps a new batch and prepares its ledger row, chained
-// to this process's last batch.
-func (in *Ingester) newJob(items []item) (*job, *jobState, error) {
+// newJob decodes and maps a new batch into rows and prepares its ledger
+// row, chained to the batch prepared before it.
+func (in *Ingester) newJob(items []item, rows *otlprow.Rows) (*job, *jobState, error) {
 	st := &jobState{}
-	in.decode(items, st)
+	in.decode(items, rows, st)
 	ref := batchRef{Chain: in.chain, BatchSeq: in.head + 1}
 	digest := newBatchDigest()
 	seqs := make([]uint64, len(items))
@@ -265,33 +319,38 @@ func (in *Ingester) newJob(items []item) (*job, *jobState, error) {
 		LastSeq:      seqs[len(seqs)-1],
 		Messages:     uint32(len(items)),
 		DeadLetters:  uint32(len(st.dead)),
-		RowsByTable:  in.rowsByTable(),
-		MinEventTime: in.rows.MinTime,
-		MaxEventTime: in.rows.MaxTime,
+		RowsByTable:  rowsByTable(rows),
+		MinEventTime: rows.MinTime,
+		MaxEventTime: rows.MaxTime,
 		BatchSha256:  digest.hex(),
 		PrevHash:     in.headHash,
 		Sequences:    seqs,
 	}
-	if in.rows.Len() == 0 {
+	if rows.Len() == 0 {
 		row.MinEventTime, row.MaxEventTime = time.Unix(0, 0).UTC(), time.Unix(0, 0).UTC()
 	}
 	var err error
 	if row.Hash, err = chainHash(row); err != nil {
 		return nil, nil, err
 	}
-	return &job{ref: ref, items: items, ledger: row}, st, nil
+	// The chain and the watermark move on when the batch is prepared: the
+	// commit stage writes batches in the order they were prepared, and a
+	// batch that is not written stops both stages.
+	in.head, in.headHash = row.BatchSeq, row.Hash
+	in.mark = max(in.mark, row.LastSeq)
+	return &job{ref: ref, items: items, ledger: row, rows: rows}, st, nil
 }
 
-func (in *Ingester) rowsByTable() map[string]uint64 {
+func rowsByTable(rows *otlprow.Rows) map[string]uint64 {
 	m := make(map[string]uint64, 4)
 	for _, t := range []struct {
 		name string
 		n    int
 	}{
-		{otlprow.TableTraces, len(in.rows.Spans)},
-		{otlprow.TableLogs, len(in.rows.Logs)},
-		{otlprow.TableAccess, len(in.rows.Access)},
-		{otlprow.TableTLS, len(in.rows.TLS)},
+		{otlprow.TableTraces, len(rows.Spans)},
+		{otlprow.TableLogs, len(rows.Logs)},
+		{otlprow.TableAccess, len(rows.Access)},
+		{otlprow.TableTLS, len(rows.TLS)},
 	} {
 		if t.n > 0 {
 			m[t.name] = uint64(t.n)
@@ -300,12 +359,12 @@ func (in *Ingester) rowsByTable() map[string]uint64 {
 	return m
 }
 
-// decode maps the items into in.rows (emptied first). A message that is not
+// decode maps the items into rows (emptied first). A message that is not
 // OTLP protobuf for its subject becomes a dead letter; messages of other
 // subjects (dead letters themselves) have no rows.
-func (in *Ingester) decode(items []item, st *jobState) {
+func (in *Ingester) decode(items []item, rows *otlprow.Rows, st *jobState) {
 	start := time.Now()
-	in.rows.Reset()
+	rows.Reset()
 	st.dead = st.dead[:0]
 	for _, it := range items {
 		switch it.subject {
@@ -315,14 +374,14 @@ func (in *Ingester) decode(items []item, st *jobState) {
 				st.dead = append(st.dead, deadLetter{it, "not an OTLP ExportTraceServiceRequest in protobuf: " + err.Error()})
 				continue
 			}
-			in.rows.AppendTraces(td)
+			rows.AppendTraces(td)
 		case bus.SubjectLogs, bus.SubjectEvents:
 			ld, err := in.logs.UnmarshalLogs(it.data)
 			if err != nil {
 				st.dead = append(st.dead, deadLetter{it, "not an OTLP ExportLogsServiceRequest in protobuf: " + err.Error()})
 				continue
 			}
-			in.rows.AppendLogs(ld)
+			rows.AppendLogs(ld)
 		}
 	}
 	in.m.stageDuration.WithLabelValues(stageDecode).Observe(time.Since(start).Seconds())
@@ -362,8 +421,6 @@ func (in *Ingester) write(ctx context.Context, j *job, st *jobState) error {
 		}
 		in.m.stageDuration.WithLabelValues(stageLedger).Observe(time.Since(start).Seconds())
 		st.ledgerDone = true
-		in.head, in.headHash = j.ledger.BatchSeq, j.ledger.Hash
-		in.mark = max(in.mark, j.ledger.LastSeq)
 	}
 	start := time.Now()
 	for _, t := range tables {
@@ -397,7 +454,7 @@ func (in *Ingester) build(ctx context.Context, j *job, st *jobState) error {
 		if st.batches[t] != nil || st.sent[t] {
 			continue
 		}
-		b, err := in.buildTable(ctx, j.ref, t)
+		b, err := in.buildTable(ctx, j, t)
 		if err != nil {
 			in.m.insertErrors.WithLabelValues(t).Inc()
 			return err
@@ -414,13 +471,13 @@ func (in *Ingester) build(ctx context.Context, j *job, st *jobState) error {
 }
 
 // buildTable returns the engine batch of table's rows, or nil when there are none.
-func (in *Ingester) buildTable(ctx context.Context, ref batchRef, table string) (store.Batch, error) {
+func (in *Ingester) buildTable(ctx context.Context, j *job, table string) (store.Batch, error) {
 	var (
 		n    int
 		cols []string
 		row  func(i int, dst []any) []any
 	)
-	r := &in.rows
+	r := j.rows
 	switch table {
 	case otlprow.TableTraces:
 		n, cols, row = len(r.Spans), otlprow.SpanColumns(), func(i int, dst []any) []any { return r.Spans[i].AppendValues(dst) }
@@ -434,18 +491,18 @@ func (in *Ingester) buildTable(ctx context.Context, ref batchRef, table string) 
 	if n == 0 {
 		return nil, nil
 	}
-	b, err := in.eng.PrepareBatch(ctx, table, cols, store.WithDedupToken(dedupToken(in.cfg.Stream, ref, table)))
+	b, err := in.eng.PrepareBatch(ctx, table, cols, store.WithDedupToken(dedupToken(in.cfg.Stream, j.ref, table)))
 	if err != nil {
 		return nil, fmt.Errorf("prepare insert into %s: %w", table, err)
 	}
+	vals := make([]any, 0, len(cols))
 	for i := 0; i < n; i++ {
-		in.vals = row(i, in.vals[:0])
-		if err := b.Append(in.vals...); err != nil {
+		vals = row(i, vals[:0])
+		if err := b.Append(vals...); err != nil {
 			b.Abort()
 			return nil, fmt.Errorf("row %d of %s: %w", i, table, err)
 		}
 	}
-	clear(in.vals)
 	return b, nil
 }
 

@@ -52,15 +52,15 @@ type Config struct {
 const DefaultConsumer = "tapline-ingest"
 
 // Default returns the ingest section's defaults: the TAPLINE stream, consumer
-// tapline-ingest, batches of up to 1000 messages or 64 MiB filled for at
-// most 500 ms.
+// tapline-ingest, batches of up to 1000 messages or 16 MiB (about 25,000
+// typical spans) filled for at most 250 ms.
 func Default() Config {
 	return Config{
 		Stream:         bus.StreamName,
 		Consumer:       DefaultConsumer,
 		BatchSize:      1000,
-		BatchMaxBytes:  64 << 20,
-		BatchTimeout:   500 * time.Millisecond,
+		BatchMaxBytes:  16 << 20,
+		BatchTimeout:   250 * time.Millisecond,
 		MaxAckPending:  20000,
 		AckWait:        30 * time.Second,
 		BackoffInitial: 100 * time.Millisecond,

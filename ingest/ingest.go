@@ -60,18 +60,24 @@ type Ingester struct {
 	stop     context.CancelFunc
 	hardCtx  context.Context // cancelled when Shutdown's deadline passes: abandon the batch
 	hardStop context.CancelFunc
+	runCtx   context.Context // cancelled by hardStop, or when a batch was abandoned
+	runStop  context.CancelFunc
+	crashed  atomic.Bool   // a test hook simulated a crash: acknowledge nothing more
 	done     chan struct{} // closed when the goroutines have returned
 	wg       sync.WaitGroup
 
-	// Owned by the run goroutine.
+	// The two stages: run fetches and prepares batches, commitLoop stores
+	// and acknowledges them, in order, while the next one is prepared.
+	jobs     chan *prepared
+	rowsPool chan *otlprow.Rows // two: one batch in each stage
+
+	// Owned by the run goroutine (the prepare stage).
 	cons     jetstream.Consumer
 	stream   jetstream.Stream
-	head     uint64 // the chain's last written batch
+	head     uint64 // the chain's last prepared batch
 	headHash string
 	mark     uint64 // sequences at or below it are looked up in the ledger
 	redone   recentRefs
-	rows     otlprow.Rows
-	vals     []any
 	traces   ptrace.ProtoUnmarshaler
 	logs     plog.ProtoUnmarshaler
 
@@ -119,6 +125,12 @@ func New(cfg Config, eng store.Engine, js jetstream.JetStream, reg prometheus.Re
 	}
 	in.stopCtx, in.stop = context.WithCancel(context.Background())
 	in.hardCtx, in.hardStop = context.WithCancel(context.Background())
+	in.runCtx, in.runStop = context.WithCancel(in.hardCtx)
+	in.jobs = make(chan *prepared)
+	in.rowsPool = make(chan *otlprow.Rows, 2)
+	for range 2 {
+		in.rowsPool <- &otlprow.Rows{}
+	}
 	return in, nil
 }
 
@@ -165,8 +177,9 @@ func (in *Ingester) Start(ctx context.Context) error {
 	}
 	in.stream, in.cons = stream, cons
 	in.state, in.started = stateStarted, true
-	in.wg.Add(2)
+	in.wg.Add(3)
 	go in.run()
+	go in.commitLoop()
 	go in.pollLag()
 	go func() {
 		in.wg.Wait()
@@ -205,6 +218,7 @@ func (in *Ingester) Shutdown(ctx context.Context) error {
 	in.stop()
 	if !started {
 		in.hardStop()
+		in.runStop()
 		return nil
 	}
 	var err error
@@ -216,19 +230,23 @@ func (in *Ingester) Shutdown(ctx context.Context) error {
 		err = fmt.Errorf("ingest: shutdown: %w", ctx.Err())
 	}
 	in.hardStop()
+	in.runStop()
 	if prev == stateStarted {
 		in.logger.Info("ingest stopped")
 	}
 	return err
 }
 
-// run is the consuming loop: fetch a batch, store it, acknowledge it.
+// run is the prepare stage: fetch a batch, prepare it, hand it to the
+// commit stage. It stops fetching when Shutdown begins and hands over the
+// batch in hand.
 func (in *Ingester) run() {
 	defer in.wg.Done()
+	defer close(in.jobs)
 	if err := in.retry(in.stopCtx, "start", in.initState); err != nil {
 		return
 	}
-	for attempt := 0; in.stopCtx.Err() == nil; {
+	for attempt := 0; in.stopCtx.Err() == nil && in.runCtx.Err() == nil; {
 		msgs, err := in.fetch()
 		if err != nil {
 			attempt++
@@ -243,11 +261,45 @@ func (in *Ingester) run() {
 			in.m.batches.WithLabelValues(outcomeEmpty).Inc()
 			continue
 		}
-		if err := in.handle(msgs); err != nil {
-			in.logger.Warn("ingest stopped with a batch unacknowledged; JetStream will deliver it again", "error", err)
+		p, err := in.prepare(msgs)
+		if err != nil {
+			in.stopRun(&prepared{msgs: msgs, stopKeepAlive: func() {}}, err)
+			return
+		}
+		select {
+		case in.jobs <- p:
+		case <-in.runCtx.Done():
+			in.abandon(p)
 			return
 		}
 	}
+}
+
+// commitLoop is the commit stage: it stores and acknowledges the prepared
+// batches in order. After a batch is abandoned it acknowledges nothing more.
+func (in *Ingester) commitLoop() {
+	defer in.wg.Done()
+	for p := range in.jobs {
+		if in.runCtx.Err() != nil {
+			in.abandon(p)
+			continue
+		}
+		if err := in.commit(p); err != nil {
+			in.stopRun(nil, err)
+		}
+	}
+}
+
+// stopRun stops both stages after a batch was abandoned (p, when not nil,
+// is negatively acknowledged).
+func (in *Ingester) stopRun(p *prepared, err error) {
+	if p != nil {
+		in.abandon(p)
+	}
+	if in.runCtx.Err() == nil {
+		in.logger.Warn("ingest stopped with a batch unacknowledged; JetStream will deliver it again", "error", err)
+	}
+	in.runStop()
 }
 
 // initState reads what the ledger knows about this chain and the stream.
@@ -268,12 +320,15 @@ func (in *Ingester) initState(ctx context.Context) error {
 }
 
 // fetch waits up to BatchTimeout for up to BatchSize messages.
+//
+// The wait is the server's (FetchMaxWait), not a local context: the server
+// ends the pull request after the messages it sent, so every message
+// delivered for it is received. A local deadline could cut the request while
+// messages are in flight, and those would only come back after AckWait.
 func (in *Ingester) fetch() ([]jetstream.Msg, error) {
 	start := time.Now()
 	defer func() { in.m.stageDuration.WithLabelValues(stageFetch).Observe(time.Since(start).Seconds()) }()
-	ctx, cancel := context.WithTimeout(in.stopCtx, in.cfg.BatchTimeout)
-	defer cancel()
-	batch, err := in.cons.Fetch(in.cfg.BatchSize, jetstream.FetchContext(ctx), jetstream.FetchMaxBytes(int(in.cfg.BatchMaxBytes)))
+	batch, err := in.cons.Fetch(in.cfg.BatchSize, jetstream.FetchMaxWait(in.cfg.BatchTimeout), jetstream.FetchMaxBytes(int(in.cfg.BatchMaxBytes)))
 	if err != nil {
 		return nil, in.fetchFailed(err)
 	}
@@ -296,9 +351,7 @@ func (in *Ingester) fetch() ([]jetstream.Msg, error) {
 }
 
 func (in *Ingester) fetchOne() ([]jetstream.Msg, error) {
-	ctx, cancel := context.WithTimeout(in.stopCtx, in.cfg.BatchTimeout)
-	defer cancel()
-	batch, err := in.cons.Fetch(1, jetstream.FetchContext(ctx))
+	batch, err := in.cons.Fetch(1, jetstream.FetchMaxWait(in.cfg.BatchTimeout))
 	if err != nil {
 		return nil, in.fetchFailed(err)
 	}
@@ -352,7 +405,7 @@ func (in *Ingester) pollLag() {
 // retry runs fn until it succeeds or ctx ends, backing off between attempts.
 func (in *Ingester) retry(ctx context.Context, what string, fn func(context.Context) error) error {
 	for attempt := 1; ; attempt++ {
-		err := fn(in.hardCtx)
+		err := fn(in.runCtx)
 		if err == nil {
 			if attempt > 1 {
 				in.logger.Info("ingest recovered", "step", what, "attempts", attempt)
@@ -391,7 +444,7 @@ func (in *Ingester) sleep(ctx context.Context, attempt int) bool {
 		return true
 	case <-ctx.Done():
 		return false
-	case <-in.hardCtx.Done():
+	case <-in.runCtx.Done():
 		return false
 	}
 }

@@ -90,6 +90,12 @@ func newEnv(t *testing.T) *env {
 // would) and shuts it down when the test ends.
 func (e *env) start(eng store.Engine, edit ...func(*Config)) (*Ingester, *prometheus.Registry) {
 	e.t.Helper()
+	return e.startWithHook(eng, nil, edit...)
+}
+
+// startWithHook is start with a hook called before each acknowledgement.
+func (e *env) startWithHook(eng store.Engine, hook func(batch uint64) error, edit ...func(*Config)) (*Ingester, *prometheus.Registry) {
+	e.t.Helper()
 	cfg := e.cfg
 	for _, f := range edit {
 		f(&cfg)
@@ -97,6 +103,7 @@ func (e *env) start(eng store.Engine, edit ...func(*Config)) (*Ingester, *promet
 	reg := prometheus.NewRegistry()
 	in, err := New(cfg, eng, ingesttest.Connect(e.t, e.bus), reg, slog.New(slog.NewTextHandler(testWriter{e.t}, nil)))
 	require.NoError(e.t, err)
+	in.hookBeforeAck = hook
 	require.NoError(e.t, in.Start(context.Background()))
 	e.t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -304,15 +311,14 @@ func TestAckLostAfterInsert(t *testing.T) {
 	e := newEnv(t)
 	const n = 400
 	e.publishSpans(0, n, 10)
-	first, _ := e.start(e.eng, func(c *Config) { c.BatchSize = 5 })
 	crashed := make(chan struct{})
-	first.hookBeforeAck = func(batch uint64) error {
+	e.startWithHook(e.eng, func(batch uint64) error {
 		if batch == 3 {
 			close(crashed)
 			return errors.New("simulated crash after the insert, before the acknowledgement")
 		}
 		return nil
-	}
+	}, func(c *Config) { c.BatchSize = 5 })
 	<-crashed
 	stored := ingesttest.Count(t, e.eng, otlprow.TableTraces)
 	require.Equal(t, uint64(3*5*10), stored, "three batches of five messages stored, none acknowledged last")
@@ -446,16 +452,15 @@ func TestPoisonMessage(t *testing.T) {
 // both chains verify.
 func TestTwoIngesters(t *testing.T) {
 	e := newEnv(t)
-	a, _ := e.start(e.eng, func(c *Config) { c.BatchSize = 5 })
-	b, _ := e.start(e.eng, func(c *Config) { c.BatchSize = 5 })
 	crashed := make(chan struct{})
-	a.hookBeforeAck = func(batch uint64) error {
+	a, _ := e.startWithHook(e.eng, func(batch uint64) error {
 		if batch == 10 {
 			close(crashed)
 			return errors.New("simulated crash after the insert, before the acknowledgement")
 		}
 		return nil
-	}
+	}, func(c *Config) { c.BatchSize = 5 })
+	b, _ := e.start(e.eng, func(c *Config) { c.BatchSize = 5 })
 	const n = 1000
 	e.publishSpans(0, n, 5)
 	<-crashed
