@@ -47,9 +47,6 @@ func startCollector(t *testing.T, opts natsexportertest.Options) *testCollector 
 		Registerer:       tc.reg,
 		Version:          "test",
 	}
-	if opts.Token != "" {
-		set.NATS.Auth.Token = "" // set by the caller when wanted
-	}
 	c, err := New(set)
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -61,7 +58,17 @@ func startCollector(t *testing.T, opts natsexportertest.Options) *testCollector 
 		require.NoError(t, c.Shutdown(ctx))
 	})
 	tc.Collector = c
+	tc.waitConnected(t)
 	return tc
+}
+
+// waitConnected waits until both nats exporters (traces, logs) are
+// connected: they connect in the background after Start.
+func (tc *testCollector) waitConnected(t *testing.T) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		return tc.metric(t, "tapline_natsexporter_connected") == 2
+	}, 30*time.Second, 10*time.Millisecond)
 }
 
 // metric sums the values of a metric family's series whose labels include

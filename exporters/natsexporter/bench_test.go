@@ -190,7 +190,6 @@ func reportRatio(b *testing.B, spans int, base, exp time.Duration) {
 	b.ReportMetric(total/base.Seconds(), "baseline_spans/s")
 	b.ReportMetric(total/exp.Seconds(), "exporter_spans/s")
 	b.ReportMetric(base.Seconds()/exp.Seconds(), "ratio")
-	b.ReportMetric(0, "ns/op")
 }
 
 func startBenchExporter(b *testing.B, cfg *Config) interface {

@@ -20,6 +20,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
 	"github.com/tapline/tapline/bus"
@@ -71,10 +72,11 @@ type natsExporter struct {
 	stopped  bool
 	stop     chan struct{}
 	loopDone chan struct{}
+	gauge    metric.Registration
 }
 
-func newExporter(cfg *Config, set exporter.Settings) (*natsExporter, error) {
-	tel, err := newTelemetry(set.MeterProvider, set.ID.String())
+func newExporter(cfg *Config, set exporter.Settings, signal string) (*natsExporter, error) {
+	tel, err := newTelemetry(set.MeterProvider, set.ID.String(), signal)
 	if err != nil {
 		return nil, err
 	}
@@ -107,9 +109,22 @@ func (e *natsExporter) start(ctx context.Context, _ component.Host) error {
 		return nil
 	}
 	e.started = true
+	reg, err := e.tel.observeConnected(e.connected)
+	if err != nil {
+		return fmt.Errorf("natsexporter metrics: %w", err)
+	}
+	e.gauge = reg
 	e.loopDone = make(chan struct{})
 	go e.connectLoop(opts)
 	return nil
+}
+
+// connected reports whether the exporter can publish right now.
+func (e *natsExporter) connected() bool {
+	e.mu.Lock()
+	nc := e.nc
+	e.mu.Unlock()
+	return nc != nil && nc.IsConnected()
 }
 
 func (e *natsExporter) natsOptions(ctx context.Context) ([]nats.Option, error) {
@@ -209,7 +224,13 @@ func (e *natsExporter) shutdown(ctx context.Context) error {
 		close(e.stop)
 	}
 	done := e.loopDone
+	gauge := e.gauge
+	e.gauge = nil
 	e.mu.Unlock()
+	var gaugeErr error
+	if gauge != nil {
+		gaugeErr = gauge.Unregister()
+	}
 	if done != nil {
 		select {
 		case <-done:
@@ -224,7 +245,7 @@ func (e *natsExporter) shutdown(ctx context.Context) error {
 	if nc != nil {
 		nc.Close()
 	}
-	return nil
+	return gaugeErr
 }
 
 // conn returns the JetStream context and the largest message body allowed,

@@ -95,6 +95,20 @@ func (e *testExporters) sum(t *testing.T, name string, want ...attribute.KeyValu
 	return total
 }
 
+// gauge returns the value of an int64 gauge for one signal.
+func (e *testExporters) gauge(t *testing.T, name, signal string) int64 {
+	t.Helper()
+	m, err := e.tel.GetMetric(name)
+	require.NoError(t, err)
+	for _, dp := range m.Data.(metricdata.Gauge[int64]).DataPoints {
+		if v, ok := dp.Attributes.Value("signal"); ok && v.AsString() == signal {
+			return dp.Value
+		}
+	}
+	t.Fatalf("no %s point for signal %s", name, signal)
+	return 0
+}
+
 func TestFactory(t *testing.T) {
 	f := NewFactory()
 	require.Equal(t, Type, f.Type())
@@ -298,12 +312,16 @@ func TestNATSDown(t *testing.T) {
 		require.Error(t, e.logs.ConsumeLogs(ctx, makeLogs("a")))
 	}
 	require.Positive(t, e.sum(t, MetricFailedMessages, attribute.String(attrReason, reasonNotConnected)))
+	require.Zero(t, e.gauge(t, MetricConnected, "traces"))
+	require.Zero(t, e.gauge(t, MetricConnected, "logs"))
 
 	srv.Start()
 	require.Eventually(t, func() bool { return e.traces.ConsumeTraces(ctx, td) == nil }, 10*time.Second, 20*time.Millisecond)
 	require.NoError(t, e.traces.ConsumeTraces(ctx, td), "a second client retry")
 	_, spans := srv.CountSpans(t, bus.SubjectTraces)
 	require.Equal(t, 4, spans)
+	require.EqualValues(t, 1, e.gauge(t, MetricConnected, "traces"))
+	require.Eventually(t, func() bool { return e.gauge(t, MetricConnected, "logs") == 1 }, 10*time.Second, 20*time.Millisecond)
 
 	// NATS goes away while connected.
 	srv.Shutdown()

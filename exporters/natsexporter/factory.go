@@ -69,7 +69,7 @@ func disabledRetry() configretry.BackOffConfig {
 
 func createTraces(ctx context.Context, set exporter.Settings, cfg component.Config) (exporter.Traces, error) {
 	c := cfg.(*Config)
-	e, err := newExporter(c, set)
+	e, err := newExporter(c, set, "traces")
 	if err != nil {
 		return nil, fmt.Errorf("create nats traces exporter: %w", err)
 	}
@@ -78,7 +78,7 @@ func createTraces(ctx context.Context, set exporter.Settings, cfg component.Conf
 
 func createLogs(ctx context.Context, set exporter.Settings, cfg component.Config) (exporter.Logs, error) {
 	c := cfg.(*Config)
-	e, err := newExporter(c, set)
+	e, err := newExporter(c, set, "logs")
 	if err != nil {
 		return nil, fmt.Errorf("create nats logs exporter: %w", err)
 	}

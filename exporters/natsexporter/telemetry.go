@@ -19,6 +19,7 @@ const (
 	MetricFailedMessages    = "tapline_natsexporter_failed_messages"
 	MetricSplitPayloads     = "tapline_natsexporter_split_payloads"
 	MetricInFlight          = "tapline_natsexporter_in_flight"
+	MetricConnected         = "tapline_natsexporter_connected"
 )
 
 // Attribute keys on the exporter's metrics.
@@ -47,13 +48,15 @@ type telemetry struct {
 	failed     metric.Int64Counter
 	split      metric.Int64Counter
 	inFlight   metric.Int64UpDownCounter
+	connected  metric.Int64ObservableGauge
 	base       []attribute.KeyValue
+	meter      metric.Meter
 }
 
-func newTelemetry(mp metric.MeterProvider, exporterID string) (*telemetry, error) {
+func newTelemetry(mp metric.MeterProvider, exporterID, signal string) (*telemetry, error) {
 	m := mp.Meter(meterName)
-	var t telemetry
-	var errs [7]error
+	t := telemetry{meter: m}
+	var errs [8]error
 	t.published, errs[0] = m.Int64Counter(MetricPublishedMessages,
 		metric.WithDescription("Messages acknowledged by JetStream (PubAck received), duplicates included."),
 		metric.WithUnit("{message}"))
@@ -75,11 +78,27 @@ func newTelemetry(mp metric.MeterProvider, exporterID string) (*telemetry, error
 	t.inFlight, errs[6] = m.Int64UpDownCounter(MetricInFlight,
 		metric.WithDescription("Messages published and awaiting their PubAck."),
 		metric.WithUnit("{message}"))
+	t.connected, errs[7] = m.Int64ObservableGauge(MetricConnected,
+		metric.WithDescription("1 while the exporter is connected to NATS, else 0."))
 	if err := errors.Join(errs[:]...); err != nil {
 		return nil, fmt.Errorf("create natsexporter metrics: %w", err)
 	}
-	t.base = []attribute.KeyValue{attribute.String("exporter", exporterID)}
+	t.base = []attribute.KeyValue{attribute.String("exporter", exporterID), attribute.String("signal", signal)}
 	return &t, nil
+}
+
+// observeConnected reports connected() on MetricConnected until the
+// returned registration is unregistered.
+func (t *telemetry) observeConnected(connected func() bool) (metric.Registration, error) {
+	opt := metric.WithAttributes(t.base...)
+	return t.meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		v := int64(0)
+		if connected() {
+			v = 1
+		}
+		o.ObserveInt64(t.connected, v, opt)
+		return nil
+	}, t.connected)
 }
 
 func (t *telemetry) attrs(subject string, more ...attribute.KeyValue) metric.MeasurementOption {
