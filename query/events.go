@@ -1,12 +1,17 @@
 package query
 
 import (
+	"cmp"
 	"context"
+	"hash/fnv"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	taplinev1 "github.com/tapline/tapline/api/tapline/v1"
@@ -89,13 +94,24 @@ func (s *Server) parseEventSearch(req *taplinev1.SearchEventsRequest) (eventSear
 	return q, v.err()
 }
 
-// eventRowKey breaks ties between events with the same timestamp for
-// pagination.
-const eventRowKey = "sipHash64(Source, ServiceName, Node, RequestId, TraceId, SpanId, ConnectionId, ClientAddress, ClientPort, Path, Status)"
+// eventKey tells events with the same timestamp apart, for pagination: a
+// page ends at a timestamp, and the cursor remembers which events at that
+// timestamp were returned. Events identical in all these fields count as
+// one.
+func eventKey(e *taplinev1.AccessEvent) uint64 {
+	h := fnv.New64a()
+	for _, s := range []string{e.GetSource(), e.GetServiceName(), e.GetNode(), e.GetRequestId(), e.GetTraceId(), e.GetSpanId(),
+		e.GetConnectionId(), e.GetClientAddress(), strconv.Itoa(int(e.GetClientPort())), e.GetMethod(), e.GetPath(), strconv.Itoa(int(e.GetStatus()))} {
+		_, _ = h.Write([]byte(s))
+		_, _ = h.Write([]byte{0})
+	}
+	return h.Sum64()
+}
 
-// sql builds the search. The order matches the table's sorting key
-// (five-minute buckets first), so ClickHouse reads the newest parts first
-// and stops at the limit.
+// sql builds the search: newest first, so that ClickHouse reads the
+// timestamps, keeps the top rows and reads their other columns only. After
+// a cursor it reads from the cursor's timestamp down, with room for the
+// events at that timestamp that were already returned.
 func (q eventSearch) sql() (string, store.Params) {
 	st := newStmt()
 	r := q.req
@@ -134,12 +150,13 @@ func (q eventSearch) sql() (string, store.Params) {
 	if q.trace != "" {
 		conds = append(conds, "TraceId = "+st.str(q.trace))
 	}
+	limit := q.limit + 1
 	if q.after != nil {
-		at := st.time(time.Unix(0, q.after.Time))
-		conds = append(conds, "Timestamp <= "+at+" AND (Timestamp, RowKey) < ("+at+", "+st.u64(q.after.Num)+")")
+		conds = append(conds, "Timestamp <= "+st.time(time.Unix(0, q.after.Time)))
+		limit += len(q.after.Seen)
 	}
-	sql := "SELECT " + eventColumns + ",\n  " + eventRowKey + " AS RowKey\nFROM access_events\nWHERE " + where(conds) +
-		"\nORDER BY toStartOfFiveMinutes(Timestamp) DESC, Timestamp DESC, RowKey DESC\nLIMIT " + st.u32(uint32(q.limit+1))
+	sql := "SELECT " + eventColumns + "\nFROM access_events\nWHERE " + where(conds) +
+		"\nORDER BY Timestamp DESC\nLIMIT " + st.u32(uint32(limit))
 	return sql, st.params
 }
 
@@ -152,28 +169,53 @@ func (e *eventServer) SearchEvents(ctx context.Context, req *taplinev1.SearchEve
 	}
 	sql, params := q.sql()
 	resp := &taplinev1.SearchEventsResponse{Events: []*taplinev1.AccessEvent{}}
-	var keys []uint64
+	var seen map[uint64]bool
+	if q.after != nil {
+		seen = make(map[uint64]bool, len(q.after.Seen))
+		for _, k := range q.after.Seen {
+			seen[k] = true
+		}
+	}
+	var rows []*taplinev1.AccessEvent
 	err = s.each(ctx, "search events", sql, params, func(r store.Rows) error {
-		var key uint64
-		ev, err := scanEvent(r, &key)
+		ev, err := scanEvent(r)
 		if err != nil {
 			return err
 		}
-		resp.Events = append(resp.Events, ev)
-		keys = append(keys, key)
+		if q.after != nil && ev.GetTime().AsTime().UnixNano() == q.after.Time && seen[eventKey(ev)] {
+			return nil
+		}
+		rows = append(rows, ev)
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	if len(resp.Events) > q.limit {
-		last := resp.Events[q.limit-1]
-		resp.Events = resp.Events[:q.limit]
-		resp.NextCursor = cursor{
-			Version: cursorVersion, Filter: q.filter,
-			Start: q.w.start.UnixNano(), End: q.w.end.UnixNano(),
-			Time: last.GetTime().AsTime().UnixNano(), Num: keys[q.limit-1],
-		}.encode()
+	// Newest first; events sharing a timestamp in key order, so that a
+	// page's order does not depend on how ClickHouse read them.
+	slices.SortStableFunc(rows, func(a, b *taplinev1.AccessEvent) int {
+		if c := b.GetTime().AsTime().Compare(a.GetTime().AsTime()); c != 0 {
+			return c
+		}
+		return cmp.Compare(eventKey(b), eventKey(a))
+	})
+	more := len(rows) > q.limit
+	resp.Events = append(resp.Events, rows[:min(len(rows), q.limit)]...)
+	if more {
+		last := resp.Events[len(resp.Events)-1].GetTime().AsTime().UnixNano()
+		c := cursor{Version: cursorVersion, Filter: q.filter, Start: q.w.start.UnixNano(), End: q.w.end.UnixNano(), Time: last}
+		if q.after != nil && q.after.Time == last {
+			c.Seen = append(c.Seen, q.after.Seen...)
+		}
+		for _, ev := range resp.Events {
+			if ev.GetTime().AsTime().UnixNano() == last {
+				c.Seen = append(c.Seen, eventKey(ev))
+			}
+		}
+		if len(c.Seen) > maxSeen {
+			return nil, status.Errorf(codes.ResourceExhausted, "more than %d events share the timestamp %s; narrow the filters", maxSeen, time.Unix(0, last).UTC().Format(time.RFC3339Nano))
+		}
+		resp.NextCursor = c.encode()
 	}
 	return resp, nil
 }

@@ -2,7 +2,11 @@ package query_test
 
 import (
 	"context"
+	"fmt"
+	"math"
 	"net/url"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -138,13 +142,17 @@ func TestEventPagination(t *testing.T) {
 	all, err := h.events.SearchEvents(ctx, &taplinev1.SearchEventsRequest{StartTime: start, EndTime: end, Limit: 1000})
 	require.NoError(t, err)
 	require.Len(t, all.GetEvents(), querytest.Background+7)
+	// Events come newest first; those sharing a timestamp in no
+	// particular order, so keys sort ties by source and request id.
 	key := func(e *taplinev1.AccessEvent) string {
-		return e.GetTime().AsTime().String() + e.GetSource() + e.GetRequestId()
+		return fmt.Sprintf("%020d %s %s", math.MaxInt64-e.GetTime().AsTime().UnixNano(), e.GetSource(), e.GetRequestId())
 	}
 	var want []string
 	for _, e := range all.GetEvents() {
 		want = append(want, key(e))
 	}
+	require.True(t, slices.IsSortedFunc(want, func(a, b string) int { return strings.Compare(a[:20], b[:20]) }), "newest first")
+	slices.Sort(want)
 	for _, limit := range []int32{1, 6, 36} {
 		var got []string
 		req := &taplinev1.SearchEventsRequest{StartTime: start, EndTime: end, Limit: limit}
@@ -159,6 +167,8 @@ func TestEventPagination(t *testing.T) {
 			}
 			req.Cursor = resp.GetNextCursor()
 		}
-		require.Equal(t, want, got, "limit %d", limit)
+		require.True(t, slices.IsSortedFunc(got, func(a, b string) int { return strings.Compare(a[:20], b[:20]) }), "newest first across pages")
+		slices.Sort(got)
+		require.Equal(t, want, got, "limit %d: every event once", limit)
 	}
 }

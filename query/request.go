@@ -140,16 +140,20 @@ func checkDuration(v *violations, field string, d *durationpb.Duration) time.Dur
 // the request left end_time to "now", and carries a hash of the filters, so a
 // cursor cannot be used with other filters.
 type cursor struct {
-	Version int    `json:"v"`
-	Filter  string `json:"f"`           // hex of the first 8 bytes of the filters' SHA-256
-	Start   int64  `json:"s"`           // window start, unix ns
-	End     int64  `json:"e"`           // window end, unix ns
-	Time    int64  `json:"t"`           // sort time of the last item, unix ns
-	Key     string `json:"k,omitempty"` // tie-breaker of the last item (trace id)
-	Num     uint64 `json:"n,omitempty"` // tie-breaker of the last item (row hash)
+	Version int      `json:"v"`
+	Filter  string   `json:"f"`           // hex of the first 8 bytes of the filters' SHA-256
+	Start   int64    `json:"s"`           // window start, unix ns
+	End     int64    `json:"e"`           // window end, unix ns
+	Time    int64    `json:"t"`           // sort time of the last item, unix ns
+	Key     string   `json:"k,omitempty"` // tie-breaker of the last item (trace id)
+	Seen    []uint64 `json:"n,omitempty"` // keys of the items at Time already returned (events)
 }
 
 const cursorVersion = 1
+
+// maxSeen caps the event keys a cursor carries: events sharing one
+// nanosecond timestamp beyond this are not expected.
+const maxSeen = 64
 
 func (c cursor) encode() string {
 	b, _ := json.Marshal(c)
@@ -159,7 +163,7 @@ func (c cursor) encode() string {
 // decodeCursor parses and checks a cursor against the request's filter hash.
 func decodeCursor(v *violations, s, filter string) (cursor, bool) {
 	var c cursor
-	if len(s) > 1024 {
+	if len(s) > 4096 {
 		v.add("cursor", "not a cursor of this API")
 		return c, false
 	}
@@ -178,7 +182,7 @@ func decodeCursor(v *violations, s, filter string) (cursor, bool) {
 		v.add("cursor", "belongs to a search with other filters; start again without a cursor")
 		return c, false
 	}
-	if c.Start < 0 || c.End <= c.Start || c.Time < c.Start || c.Time > c.End {
+	if c.Start < 0 || c.End <= c.Start || c.Time < c.Start || c.Time > c.End || len(c.Seen) > maxSeen {
 		v.add("cursor", "out of range")
 		return c, false
 	}

@@ -97,6 +97,7 @@ type collection struct {
 	requestIDs   []string
 	spansLoaded  map[string]bool
 	eventsByID   map[string]bool // ids whose access events were loaded
+	connsLoaded  map[string]bool
 	spans        []*taplinev1.Span
 	events       []*taplinev1.AccessEvent
 	eventKeys    map[string]bool
@@ -109,6 +110,7 @@ func newCollection(followTraces bool) *collection {
 		followTraces: followTraces,
 		spansLoaded:  map[string]bool{},
 		eventsByID:   map[string]bool{},
+		connsLoaded:  map[string]bool{},
 		eventKeys:    map[string]bool{},
 	}
 }
@@ -135,185 +137,161 @@ func (c *collection) addRequest(id string) {
 	c.requestIDs = append(c.requestIDs, id)
 }
 
-// collect loads spans and access events, following trace ids and request
-// ids between them, then the TLS connections the events name.
+// collect loads spans, access events and TLS connections, following trace
+// ids, request ids and connection ids between them. Each round reads what
+// the last one named, its queries in parallel.
 func (s *Server) collect(ctx context.Context, c *collection) error {
 	for range maxTimelineRounds {
-		progressed := false
-		var traces []string
+		var traces, traceIDs, requestIDs, conns []string
 		for i, id := range c.traceIDs {
 			if !c.spansLoaded[id] && (i == 0 || c.followTraces) {
 				traces = append(traces, id)
+				c.spansLoaded[id] = true
 			}
-		}
-		if len(traces) > 0 {
-			progressed = true
-			if err := s.loadSpans(ctx, c, traces); err != nil {
-				return err
-			}
-		}
-		var traceIDs, requestIDs []string
-		for _, id := range c.traceIDs {
 			if !c.eventsByID["t:"+id] {
 				traceIDs = append(traceIDs, id)
+				c.eventsByID["t:"+id] = true
 			}
 		}
 		for _, id := range c.requestIDs {
 			if !c.eventsByID["r:"+id] {
 				requestIDs = append(requestIDs, id)
+				c.eventsByID["r:"+id] = true
 			}
 		}
-		if len(traceIDs)+len(requestIDs) > 0 {
-			progressed = true
-			if err := s.loadEvents(ctx, c, traceIDs, requestIDs); err != nil {
-				return err
+		for _, e := range c.events {
+			if id := e.GetConnectionId(); id != "" && !c.connsLoaded[id] {
+				conns = append(conns, id)
+				c.connsLoaded[id] = true
 			}
 		}
-		if !progressed {
-			break
+		if len(traces)+len(traceIDs)+len(requestIDs)+len(conns) == 0 {
+			return nil
 		}
-	}
-	return s.loadTLS(ctx, c)
-}
-
-// loadSpans reads the spans of the given traces, each within its own bounds
-// from otel_traces_trace_id_ts.
-func (s *Server) loadSpans(ctx context.Context, c *collection, ids []string) error {
-	for _, id := range ids {
-		c.spansLoaded[id] = true
-	}
-	st := newStmt()
-	bounds := map[string]window{}
-	sql := "SELECT TraceId, min(Start), max(End)\nFROM otel_traces_trace_id_ts\nWHERE TraceId IN " + st.strs(ids) + "\nGROUP BY TraceId"
-	err := s.each(ctx, "look up trace", sql, st.params, func(r store.Rows) error {
 		var (
-			id string
-			w  window
+			spans   []*taplinev1.Span
+			events  []*taplinev1.AccessEvent
+			tls     []*taplinev1.TlsConnection
+			limited [3]bool
 		)
-		if err := r.Scan(&id, &w.start, &w.end); err != nil {
+		err := parallel(
+			func() (err error) {
+				spans, limited[0], err = s.loadSpans(ctx, traces, s.cfg.MaxTimelineSpans-len(c.spans))
+				return err
+			},
+			func() (err error) {
+				events, limited[1], err = s.loadEvents(ctx, traceIDs, requestIDs, s.cfg.MaxTimelineSpans-len(c.events))
+				return err
+			},
+			func() (err error) {
+				tls, limited[2], err = s.loadTLS(ctx, conns, c.events, s.cfg.MaxTimelineSpans)
+				return err
+			},
+		)
+		if err != nil {
 			return err
 		}
-		w.end = w.end.Add(time.Second)
-		bounds[id] = w
-		return nil
-	})
-	if err != nil || len(bounds) == 0 {
-		return err
-	}
-	st = newStmt()
-	var ors []string
-	for _, id := range ids {
-		if w, ok := bounds[id]; ok {
-			ors = append(ors, "(TraceId = "+st.str(id)+" AND "+st.inTime("Timestamp", w)+")")
+		c.truncated = c.truncated || limited[0] || limited[1] || limited[2]
+		for _, sp := range spans {
+			c.spans = append(c.spans, sp)
+			if rid := sp.GetAttributes()[event.AttrRequestID]; rid != "" {
+				c.addRequest(rid)
+			}
 		}
+		for _, e := range events {
+			key := strings.Join([]string{e.GetTime().AsTime().Format(time.RFC3339Nano), e.GetSource(), e.GetServiceName(),
+				e.GetNode(), e.GetRequestId(), e.GetTraceId(), e.GetSpanId(), e.GetConnectionId(), e.GetPath()}, "\x00")
+			if c.eventKeys[key] {
+				continue
+			}
+			c.eventKeys[key] = true
+			c.events = append(c.events, e)
+			c.addTrace(e.GetTraceId())
+			c.addRequest(e.GetRequestId())
+		}
+		c.tls = append(c.tls, tls...)
 	}
-	limit := s.cfg.MaxTimelineSpans - len(c.spans)
+	return nil
+}
+
+// loadSpans reads the spans of the given traces within their bounds from
+// otel_traces_trace_id_ts, at most limit of them.
+func (s *Server) loadSpans(ctx context.Context, ids []string, limit int) ([]*taplinev1.Span, bool, error) {
+	if len(ids) == 0 {
+		return nil, false, nil
+	}
 	if limit <= 0 {
-		c.truncated = true
-		return nil
+		return nil, true, nil
 	}
-	sql = "SELECT " + spanColumns + "\nFROM otel_traces\nWHERE " + strings.Join(ors, "\n   OR ") +
+	st := newStmt()
+	idList := st.strs(ids)
+	sql := "SELECT " + spanColumns + "\nFROM otel_traces\nWHERE TraceId IN " + idList + "\n  AND " + traceTimeBounds(st, idList) +
 		"\nORDER BY Timestamp, SpanId\nLIMIT " + st.u32(uint32(limit+1))
-	n := 0
-	return s.each(ctx, "read spans", sql, st.params, func(r store.Rows) error {
-		n++
-		if n > limit {
-			c.truncated = true
+	var spans []*taplinev1.Span
+	truncated := false
+	err := s.each(ctx, "read spans", sql, st.params, func(r store.Rows) error {
+		if len(spans) == limit {
+			truncated = true
 			return nil
 		}
 		sp, err := scanSpan(r)
 		if err != nil {
 			return err
 		}
-		c.spans = append(c.spans, sp)
-		if rid := sp.GetAttributes()[event.AttrRequestID]; rid != "" {
-			c.addRequest(rid)
-		}
+		spans = append(spans, sp)
 		return nil
 	})
+	return spans, truncated, err
 }
 
-// loadEvents reads the access events of the given trace and request ids,
-// each within its bounds from access_events_id_ts, and follows the ids they
-// carry.
-func (s *Server) loadEvents(ctx context.Context, c *collection, traceIDs, requestIDs []string) error {
-	for _, id := range traceIDs {
-		c.eventsByID["t:"+id] = true
+// loadEvents reads the access events of the given trace and request ids
+// within their bounds from access_events_id_ts, at most limit of them.
+func (s *Server) loadEvents(ctx context.Context, traceIDs, requestIDs []string, limit int) ([]*taplinev1.AccessEvent, bool, error) {
+	if len(traceIDs)+len(requestIDs) == 0 {
+		return nil, false, nil
 	}
-	for _, id := range requestIDs {
-		c.eventsByID["r:"+id] = true
+	if limit <= 0 {
+		return nil, true, nil
 	}
 	st := newStmt()
-	bounds := map[string]window{}
-	sql := "SELECT Id, min(Start), max(End)\nFROM access_events_id_ts\nWHERE Id IN " + st.strs(append(slices.Clone(traceIDs), requestIDs...)) + "\nGROUP BY Id"
-	err := s.each(ctx, "look up request", sql, st.params, func(r store.Rows) error {
-		var (
-			id string
-			w  window
-		)
-		if err := r.Scan(&id, &w.start, &w.end); err != nil {
-			return err
-		}
-		w.end = w.end.Add(time.Nanosecond) // End is the last event's exact time
-		bounds[id] = w
-		return nil
-	})
-	if err != nil || len(bounds) == 0 {
-		return err
-	}
-	st = newStmt()
 	var ors []string
-	for _, id := range traceIDs {
-		if w, ok := bounds[id]; ok {
-			ors = append(ors, "(TraceId = "+st.str(id)+" AND "+st.inTime("Timestamp", w)+")")
-		}
+	if len(traceIDs) > 0 {
+		ors = append(ors, "TraceId IN "+st.strs(traceIDs))
 	}
-	for _, id := range requestIDs {
-		if w, ok := bounds[id]; ok {
-			ors = append(ors, "(RequestId = "+st.str(id)+" AND "+st.inTime("Timestamp", w)+")")
-		}
+	if len(requestIDs) > 0 {
+		ors = append(ors, "RequestId IN "+st.strs(requestIDs))
 	}
-	if len(ors) == 0 {
-		return nil
-	}
-	limit := s.cfg.MaxTimelineSpans
-	sql = "SELECT " + eventColumns + "\nFROM access_events\nWHERE " + strings.Join(ors, "\n   OR ") +
+	all := st.strs(append(slices.Clone(traceIDs), requestIDs...))
+	sql := "SELECT " + eventColumns + "\nFROM access_events\nWHERE (" + strings.Join(ors, " OR ") + ")\n  AND " + eventTimeBounds(st, all, 0) +
 		"\nORDER BY Timestamp\nLIMIT " + st.u32(uint32(limit+1))
-	n := 0
-	return s.each(ctx, "read access events", sql, st.params, func(r store.Rows) error {
-		n++
-		if n > limit {
-			c.truncated = true
+	var events []*taplinev1.AccessEvent
+	truncated := false
+	err := s.each(ctx, "read access events", sql, st.params, func(r store.Rows) error {
+		if len(events) == limit {
+			truncated = true
 			return nil
 		}
 		e, err := scanEvent(r)
 		if err != nil {
 			return err
 		}
-		key := strings.Join([]string{e.GetTime().AsTime().Format(time.RFC3339Nano), e.GetSource(), e.GetServiceName(),
-			e.GetNode(), e.GetRequestId(), e.GetTraceId(), e.GetSpanId(), e.GetConnectionId(), e.GetPath()}, "\x00")
-		if c.eventKeys[key] {
-			return nil
-		}
-		c.eventKeys[key] = true
-		c.events = append(c.events, e)
-		c.addTrace(e.GetTraceId())
-		c.addRequest(e.GetRequestId())
+		events = append(events, e)
 		return nil
 	})
+	return events, truncated, err
 }
 
-// loadTLS reads the TLS connections the events name. A kept-alive
-// connection may have been opened up to tls_lookback before its request.
-func (s *Server) loadTLS(ctx context.Context, c *collection) error {
-	var ids []string
+// loadTLS reads the TLS connections with the given ids. A kept-alive
+// connection may have been opened up to tls_lookback before the requests
+// on it (events).
+func (s *Server) loadTLS(ctx context.Context, ids []string, events []*taplinev1.AccessEvent, limit int) ([]*taplinev1.TlsConnection, bool, error) {
+	if len(ids) == 0 {
+		return nil, false, nil
+	}
 	var first, last time.Time
-	for _, e := range c.events {
-		if e.GetConnectionId() == "" {
-			continue
-		}
+	for _, e := range events {
 		if !slices.Contains(ids, e.GetConnectionId()) {
-			ids = append(ids, e.GetConnectionId())
+			continue
 		}
 		t := e.GetTime().AsTime()
 		if first.IsZero() || t.Before(first) {
@@ -323,21 +301,25 @@ func (s *Server) loadTLS(ctx context.Context, c *collection) error {
 			last = t
 		}
 	}
-	if len(ids) == 0 {
-		return nil
-	}
 	st := newStmt()
 	w := window{start: first.Add(-s.cfg.TLSLookback), end: last.Add(idSlack)}
 	sql := "SELECT " + tlsColumns + "\nFROM tls_connections\nWHERE ConnectionId IN " + st.strs(ids) +
-		" AND " + st.inTime("Timestamp", w) + "\nORDER BY Timestamp\nLIMIT " + st.u32(uint32(s.cfg.MaxTimelineSpans))
-	return s.each(ctx, "read TLS connections", sql, st.params, func(r store.Rows) error {
+		" AND " + st.inTime("Timestamp", w) + "\nORDER BY Timestamp\nLIMIT " + st.u32(uint32(limit+1))
+	var conns []*taplinev1.TlsConnection
+	truncated := false
+	err := s.each(ctx, "read TLS connections", sql, st.params, func(r store.Rows) error {
+		if len(conns) == limit {
+			truncated = true
+			return nil
+		}
 		conn, err := scanTLS(r)
 		if err != nil {
 			return err
 		}
-		c.tls = append(c.tls, conn)
+		conns = append(conns, conn)
 		return nil
 	})
+	return conns, truncated, err
 }
 
 // timeline orders what was collected.

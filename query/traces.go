@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -17,10 +18,12 @@ import (
 
 // Trace search scans the newest part of the window first and widens the
 // scan until a page is full: most searches are answered from the first few
-// minutes of data.
+// minutes of data. The first scan covers firstScanFraction of the window
+// (at least minFirstScan); each next one scanGrowth times more.
 const (
-	firstScanStep = 5 * time.Minute
-	scanGrowth    = 8
+	minFirstScan      = 5 * time.Minute
+	firstScanFraction = 256
+	scanGrowth        = 16
 	// idSlack widens id lookups in access_events around a trace's spans:
 	// hops are recorded by other machines whose clocks differ a little.
 	idSlack = time.Minute
@@ -198,7 +201,7 @@ func (t *traceServer) SearchTraces(ctx context.Context, req *taplinev1.SearchTra
 		top = time.Unix(0, q.after.Time).UTC()
 	}
 	var matched []matchedTrace
-	for step := firstScanStep; ; step *= scanGrowth {
+	for step := max(minFirstScan, q.w.duration()/firstScanFraction); ; step *= scanGrowth {
 		lo := top.Add(-step)
 		if !lo.After(q.w.start) {
 			lo = q.w.start
@@ -230,7 +233,7 @@ func (t *traceServer) SearchTraces(ctx context.Context, req *taplinev1.SearchTra
 			Time: last.matched.UnixNano(), Key: last.id,
 		}.encode()
 	}
-	summaries, err := s.summarize(ctx, matched, q.w)
+	summaries, err := s.summarize(ctx, matched)
 	if err != nil {
 		return nil, err
 	}
@@ -238,10 +241,32 @@ func (t *traceServer) SearchTraces(ctx context.Context, req *taplinev1.SearchTra
 	return resp, nil
 }
 
-// summarize builds the summaries of the given traces, in the given order.
-// It reads each trace's bounds from otel_traces_trace_id_ts and then only
-// that time range of otel_traces and access_events.
-func (s *Server) summarize(ctx context.Context, matched []matchedTrace, fallback window) ([]*taplinev1.TraceSummary, error) {
+// traceTimeBounds is the condition that keeps a query on otel_traces
+// within the time range of the given traces, read from
+// otel_traces_trace_id_ts first (ClickHouse runs the scalar subqueries before
+// the query and prunes partitions and granules with their results). End is
+// rounded down to the second, hence the extra second. The bounds are
+// DateTime64: chDB 26.5 answers `Timestamp < <DateTime>` on otel_traces
+// with no rows at all (a DateTime64 column compared with a DateTime value,
+// with skip indexes on), so every time compared with Timestamp is a
+// DateTime64.
+func traceTimeBounds(st *stmt, ids string) string {
+	return "Timestamp >= (SELECT toDateTime64(min(Start), 9, 'UTC') FROM otel_traces_trace_id_ts WHERE TraceId IN " + ids + ")" +
+		" AND Timestamp < (SELECT toDateTime64(max(End), 9, 'UTC') + toIntervalSecond(1) FROM otel_traces_trace_id_ts WHERE TraceId IN " + ids + ")"
+}
+
+// eventTimeBounds does the same for access_events through
+// access_events_id_ts (exact times), widened by slack on both sides.
+func eventTimeBounds(st *stmt, ids string, slack time.Duration) string {
+	sl := st.u64(uint64(slack / time.Millisecond))
+	return "Timestamp >= (SELECT min(Start) FROM access_events_id_ts WHERE Id IN " + ids + ") - toIntervalMillisecond(" + sl + ")" +
+		" AND Timestamp <= (SELECT max(End) FROM access_events_id_ts WHERE Id IN " + ids + ") + toIntervalMillisecond(" + sl + ")"
+}
+
+// summarize builds the summaries of the given traces, in the given order:
+// the spans' figures and the access events' identities, read in parallel,
+// each bounded by the lookup tables.
+func (s *Server) summarize(ctx context.Context, matched []matchedTrace) ([]*taplinev1.TraceSummary, error) {
 	if len(matched) == 0 {
 		return []*taplinev1.TraceSummary{}, nil
 	}
@@ -249,16 +274,43 @@ func (s *Server) summarize(ctx context.Context, matched []matchedTrace, fallback
 	for i, m := range matched {
 		ids[i] = m.id
 	}
-	w, found, err := s.traceBounds(ctx, ids)
+	var (
+		byID       = map[string]*taplinev1.TraceSummary{}
+		identities = map[string]eventIdentity{}
+	)
+	err := parallel(
+		func() error { return s.spanSummaries(ctx, ids, byID) },
+		func() error { return s.eventIdentities(ctx, ids, identities) },
+	)
 	if err != nil {
 		return nil, err
 	}
-	if !found {
-		w = fallback
+	out := make([]*taplinev1.TraceSummary, 0, len(matched))
+	for _, m := range matched {
+		sum, ok := byID[m.id]
+		if !ok { // expired between the two queries
+			continue
+		}
+		sum.MatchedAt = timestamppb.New(m.matched)
+		if id, ok := identities[m.id]; ok {
+			if id.principal != "" {
+				sum.Principal = id.principal
+			}
+			for _, rid := range id.requestIDs {
+				if !slices.Contains(sum.RequestIds, rid) {
+					sum.RequestIds = append(sum.RequestIds, rid)
+				}
+			}
+			slices.Sort(sum.RequestIds)
+		}
+		out = append(out, sum)
 	}
-	byID := map[string]*taplinev1.TraceSummary{}
+	return out, nil
+}
+
+func (s *Server) spanSummaries(ctx context.Context, ids []string, byID map[string]*taplinev1.TraceSummary) error {
 	st := newStmt()
-	kUser, kRID := st.str(event.AttrEnduserID), st.str(event.AttrRequestID)
+	kUser, kRID, idList := st.str(event.AttrEnduserID), st.str(event.AttrRequestID), st.strs(ids)
 	sql := `SELECT TraceId,
   min(Timestamp) AS Start,
   max(toUnixTimestamp64Nano(Timestamp) + toInt64(Duration)) AS EndNs,
@@ -273,9 +325,9 @@ func (s *Server) summarize(ctx context.Context, matched []matchedTrace, fallback
   minIf(SpanAttributes[` + kUser + `], SpanAttributes[` + kUser + `] != '') AS SpanPrincipal,
   arraySort(groupUniqArrayIf(SpanAttributes[` + kRID + `], SpanAttributes[` + kRID + `] != '')) AS SpanRequestIds
 FROM otel_traces
-WHERE TraceId IN ` + st.strs(ids) + ` AND ` + st.inTime("Timestamp", w) + `
+WHERE TraceId IN ` + idList + ` AND ` + traceTimeBounds(st, idList) + `
 GROUP BY TraceId`
-	err = s.each(ctx, "summarize traces", sql, st.params, func(r store.Rows) error {
+	return s.each(ctx, "summarize traces", sql, st.params, func(r store.Rows) error {
 		var (
 			id, rootSvc, rootName, firstSvc, firstName, principal string
 			start                                                 time.Time
@@ -304,83 +356,62 @@ GROUP BY TraceId`
 		byID[id] = sum
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	if err := s.addEventIdentities(ctx, ids, w, byID); err != nil {
-		return nil, err
-	}
-	out := make([]*taplinev1.TraceSummary, 0, len(matched))
-	for _, m := range matched {
-		sum, ok := byID[m.id]
-		if !ok { // expired between the two queries
-			continue
-		}
-		sum.MatchedAt = timestamppb.New(m.matched)
-		out = append(out, sum)
-	}
-	return out, nil
 }
 
-// addEventIdentities fills principals and request ids from the traces'
+type eventIdentity struct {
+	principal  string
+	requestIDs []string
+}
+
+// eventIdentities reads the principals and request ids of the traces'
 // access events. The tap's principal is preferred: it verified it.
-func (s *Server) addEventIdentities(ctx context.Context, ids []string, w window, byID map[string]*taplinev1.TraceSummary) error {
+func (s *Server) eventIdentities(ctx context.Context, ids []string, out map[string]eventIdentity) error {
 	st := newStmt()
-	tap := st.str(event.SourceTap)
+	tap, idList := st.str(event.SourceTap), st.strs(ids)
 	sql := `SELECT TraceId,
   if(countIf(Principal != '' AND Source = ` + tap + `) > 0, minIf(Principal, Principal != '' AND Source = ` + tap + `), minIf(Principal, Principal != '')) AS Principal,
   arraySort(groupUniqArrayIf(RequestId, RequestId != '')) AS RequestIds
 FROM access_events
-WHERE TraceId IN ` + st.strs(ids) + ` AND ` + st.inTime("Timestamp", window{start: w.start.Add(-idSlack), end: w.end.Add(idSlack)}) + `
+WHERE TraceId IN ` + idList + ` AND ` + eventTimeBounds(st, idList, 0) + `
 GROUP BY TraceId`
 	return s.each(ctx, "summarize traces", sql, st.params, func(r store.Rows) error {
 		var (
-			id, principal string
-			rids          []string
+			id string
+			e  eventIdentity
 		)
-		if err := r.Scan(&id, &principal, &rids); err != nil {
+		if err := r.Scan(&id, &e.principal, &e.requestIDs); err != nil {
 			return err
 		}
-		sum, ok := byID[id]
-		if !ok {
-			return nil
-		}
-		if principal != "" {
-			sum.Principal = principal
-		}
-		for _, rid := range rids {
-			if !slices.Contains(sum.RequestIds, rid) {
-				sum.RequestIds = append(sum.RequestIds, rid)
-			}
-		}
-		slices.Sort(sum.RequestIds)
+		out[id] = e
 		return nil
 	})
 }
 
-// traceBounds reads the time range covering the given traces from
-// otel_traces_trace_id_ts: [min Start, max End + 1 s) (End is rounded down
-// to the second). found is false when none of the traces is known.
-func (s *Server) traceBounds(ctx context.Context, ids []string) (window, bool, error) {
-	st := newStmt()
-	sql := `SELECT min(Start), max(End), count() FROM (
-  SELECT TraceId, min(Start) AS Start, max(End) AS End
-  FROM otel_traces_trace_id_ts
-  WHERE TraceId IN ` + st.strs(ids) + `
-  GROUP BY TraceId
-)`
-	var (
-		w window
-		n uint64
-	)
-	err := s.each(ctx, "look up trace", sql, st.params, func(r store.Rows) error {
-		return r.Scan(&w.start, &w.end, &n)
-	})
-	if err != nil || n == 0 {
-		return window{}, false, err
+// parallel runs fns at once (each on its own engine connection) and
+// returns their errors joined.
+func parallel(fns ...func() error) error {
+	errs := make([]error, len(fns))
+	var wg sync.WaitGroup
+	for i, fn := range fns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = fn()
+		}()
 	}
-	w.end = w.end.Add(time.Second)
-	return w, true, nil
+	wg.Wait()
+	return firstError(errs)
+}
+
+// firstError returns the first error that is not nil: the gRPC status of
+// the step that failed first in argument order.
+func firstError(errs []error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func nonNil(s []string) []string {

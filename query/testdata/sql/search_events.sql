@@ -4,8 +4,7 @@ SELECT Timestamp, Duration, toString(Source), toString(ServiceName), toString(No
   toString(TlsVersion), toString(TlsCipher), TlsResumed, toString(TlsServerName), MtlsVerified,
   PeerSpiffeId, PeerSubject, PeerIssuer, PeerSerial, PeerNotAfter, PeerFingerprint,
   Principal, toString(PrincipalType), JwtIssuer, JwtSubject, JwtAudience, JwtScopes,
-  toString(Decision), toString(Policy), toString(Reason), ConnectionId, Attributes,
-  sipHash64(Source, ServiceName, Node, RequestId, TraceId, SpanId, ConnectionId, ClientAddress, ClientPort, Path, Status) AS RowKey
+  toString(Decision), toString(Policy), toString(Reason), ConnectionId, Attributes
 FROM access_events
 WHERE Timestamp >= {p0:DateTime64(9)} AND Timestamp < {p1:DateTime64(9)}
   AND Source IN {p2:Array(String)}
@@ -18,7 +17,7 @@ WHERE Timestamp >= {p0:DateTime64(9)} AND Timestamp < {p1:DateTime64(9)}
   AND TlsVersion = {p10:String}
   AND RequestId = {p11:String}
   AND TraceId = {p12:String}
-ORDER BY toStartOfFiveMinutes(Timestamp) DESC, Timestamp DESC, RowKey DESC
+ORDER BY Timestamp DESC
 LIMIT {p13:UInt32}
 
 -- parameters:
