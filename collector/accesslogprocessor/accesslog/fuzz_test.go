@@ -60,6 +60,15 @@ func FuzzNginxJSON(f *testing.F) {
 			}); err != nil {
 				t.Fatalf("encoding/json accepts %q, the scanner says %v", line, err)
 			}
+			// The mapped values (substrings of the raw line when unescaped)
+			// are what encoding/json decodes.
+			for key, attr := range map[string]string{"request_method": event.AttrHTTPMethod, "http_user_agent": event.AttrUserAgent, "host": event.AttrServerAddress} {
+				want, ok := obj[key].(string)
+				got, has := rec.Attributes().Get(attr)
+				if ok && res.Mapped && !absent(want) && (!has || got.Str() != want) {
+					t.Fatalf("%s: mapped %q, encoding/json %q", key, got.Str(), want)
+				}
+			}
 			for k, v := range seen {
 				if s, ok := obj[k].(string); ok && s != v && utf8.ValidString(v) {
 					// Duplicate keys: encoding/json keeps the last, as do we.

@@ -31,9 +31,20 @@ const (
 // tree. Strings without escapes are returned as sub-slices of the input;
 // escaped ones are decoded into buf, which the caller reuses between lines.
 type scanner struct {
-	data []byte
-	pos  int
-	buf  []byte
+	data    []byte
+	pos     int
+	buf     []byte
+	escaped bool // the last value read was decoded into buf
+}
+
+// offset returns where the value just handed to the callback starts in the
+// scanned data, or -1 if it was decoded into buf. A sub-slice shares the
+// data's array, so its offset is the difference of the capacities.
+func (s *scanner) offset(val []byte) int {
+	if s.escaped {
+		return -1
+	}
+	return cap(s.data) - cap(val)
 }
 
 // scanObject calls fn for every key/value pair of the object in data, in
@@ -117,6 +128,7 @@ func (s *scanner) space() {
 }
 
 func (s *scanner) value() (valueKind, []byte, error) {
+	s.escaped = false
 	if s.pos >= len(s.data) {
 		return 0, nil, ErrTruncated
 	}
@@ -145,7 +157,9 @@ func (s *scanner) value() (valueKind, []byte, error) {
 	case c == 'n':
 		return s.literal("null", kindNull)
 	case c == '{' || c == '[':
-		return s.nested()
+		kind, v, err := s.nested()
+		s.escaped = false
+		return kind, v, err
 	default:
 		return 0, nil, ErrSyntax
 	}
@@ -219,6 +233,7 @@ func (s *scanner) str() ([]byte, error) {
 
 // escapedStr decodes a string holding escapes into s.buf.
 func (s *scanner) escapedStr(start int) ([]byte, error) {
+	s.escaped = true
 	from := len(s.buf)
 	s.buf = append(s.buf, s.data[start:s.pos]...)
 	for s.pos < len(s.data) {

@@ -101,15 +101,27 @@ type NginxParser struct {
 // whose body is the line, with tapline.source and tapline.parse_error.
 func (p *NginxParser) Map(line []byte, rec plog.LogRecord) Result {
 	raw, badUTF8 := validUTF8(line)
-	trimmed := bytes.TrimSpace(line)
+	trimmed := bytes.Trim(line, " \t\r\n")
 	var res Result
 	res.InvalidUTF8 = badUTF8
 	switch {
 	case len(trimmed) > 0 && trimmed[0] == '{':
 		res.Format = FormatJSON
 		a := newAccess(event.SourceNginx)
+		// Values without escapes are taken as substrings of raw, which is
+		// kept anyway: no copy per field.
+		src, lead := "", 0
+		if !badUTF8 {
+			src, lead = raw, len(line)-len(bytes.TrimLeft(line, " \t\r\n")) // as trimmed above
+		}
 		err := p.sc.scanObject(trimmed, func(key []byte, kind valueKind, val []byte) {
-			if !a.nginxField(key, kind, val) {
+			s := ""
+			if off := p.sc.offset(val); off >= 0 && src != "" {
+				s = src[lead+off : lead+off+len(val)]
+			} else {
+				s, _ = validUTF8(val)
+			}
+			if !a.nginxField(key, kind, s) {
 				res.BadFields++
 			}
 		})
@@ -153,7 +165,7 @@ type nginxTimes struct{ msec, iso string }
 
 // nginxField stores one JSON pair; it reports false for a value of the wrong
 // type or an unparseable one.
-func (a *access) nginxField(key []byte, kind valueKind, val []byte) bool {
+func (a *access) nginxField(key []byte, kind valueKind, s string) bool {
 	if kind == kindNull {
 		return true
 	}
@@ -161,10 +173,9 @@ func (a *access) nginxField(key []byte, kind valueKind, val []byte) bool {
 		a.fail("wrong type for " + strconv.Quote(string(key)))
 		return false
 	}
-	if len(val) == 0 || len(val) == 1 && val[0] == '-' {
+	if absent(s) {
 		return true
 	}
-	s, _ := validUTF8(val)
 	switch string(key) {
 	case "time_iso8601":
 		a.times.iso = s
