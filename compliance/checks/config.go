@@ -324,12 +324,12 @@ func (c Config) Validate() error {
 }
 
 // ValidateWaivers checks waivers against the known check ids; keys are
-// relative to compliance.waivers.
+// relative to the compliance section ("waivers[0].expires").
 func ValidateWaivers(ws []Waiver) error {
 	var errs []error
 	ids := map[string]bool{}
 	for i, w := range ws {
-		key := fmt.Sprintf("[%d]", i)
+		key := fmt.Sprintf("waivers[%d]", i)
 		if w.ID == "" {
 			errs = append(errs, configtype.Errorf(key+".id", "is required"))
 		} else if ids[w.ID] {

@@ -86,6 +86,9 @@ type Framework struct {
 	ID      string `json:"id"`      // soc2, iso27001
 	Name    string `json:"name"`    // e.g. "SOC 2"
 	Version string `json:"version"` // e.g. "TSC 2017 (points of focus revised 2022)"
+	// OSCALPrefix goes before a lower-cased control id to make its OSCAL
+	// control-id ("a." for ISO Annex A).
+	OSCALPrefix string `json:"oscal_prefix"`
 }
 
 // Period is the half-open interval [From, To) assessed, in UTC.
