@@ -18,11 +18,11 @@ var htmlTemplate string
 const MaxRows = 200
 
 var htmlTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
-	"day":     func(t time.Time) string { return t.UTC().Format(time.DateOnly) },
-	"ts":      func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05") },
-	"tsn":     func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05.000") },
-	"upper":   func(r report.Result) string { return strings.ToUpper(string(r)) },
-	"check":   func(r *report.Report, id string) *report.CheckResult { return r.Check(id) },
+	"day":   func(t time.Time) string { return t.UTC().Format(time.DateOnly) },
+	"ts":    func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05") },
+	"tsn":   func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05.000") },
+	"upper": func(r report.Result) string { return strings.ToUpper(string(r)) },
+	"check": func(r *report.Report, id string) *report.CheckResult { return r.Check(id) },
 	"limitE": func(es []report.Exception, n int) []report.Exception {
 		return es[:min(n, len(es))]
 	},
