@@ -118,9 +118,7 @@ func BenchmarkOTLPToJetStream(b *testing.B) {
 				}
 				b.Cleanup(func() { _ = exporters[w].Shutdown(context.Background()) })
 			}
-			var seq atomic.Int64
-			b.ResetTimer()
-			base := parallel(b, workers, b.N, func(_, i int) error {
+			baseline := func(_, i int) error {
 				m := &nats.Msg{Subject: bus.SubjectTraces, Data: raw, Header: nats.Header{}}
 				m.Header.Set(bus.HeaderMsgID, "base-"+strconv.Itoa(i))
 				f, err := js.PublishMsgAsync(m)
@@ -133,14 +131,17 @@ func BenchmarkOTLPToJetStream(b *testing.B) {
 				case err := <-f.Err():
 					return err
 				}
-			})
-			path := parallel(b, workers, b.N, func(w, _ int) error {
-				if transport == "pdata-grpc" {
-					return exporters[w].ExportSpans(context.Background(), nil)
+			}
+			var seq atomic.Int64
+			send := func(exps []sdktrace.SpanExporter) func(w, i int) error {
+				return func(w, _ int) error {
+					if transport == "pdata-grpc" {
+						return exps[w].ExportSpans(context.Background(), nil)
+					}
+					return exps[w].ExportSpans(context.Background(), benchSpans(spans, seq.Add(1)))
 				}
-				return exporters[w].ExportSpans(context.Background(), benchSpans(spans, seq.Add(1)))
-			})
-			var sink time.Duration
+			}
+			phases := []func(w, i int) error{baseline, send(exporters)}
 			if transport == "grpc" {
 				// Second reference: the same clients against a bare OTLP
 				// server that decodes and drops (the clients' own cost).
@@ -148,19 +149,22 @@ func BenchmarkOTLPToJetStream(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
+				b.Cleanup(ln.close)
 				sinkExp := make([]sdktrace.SpanExporter, workers)
 				for w := range sinkExp {
 					if sinkExp[w], err = otlptracegrpc.New(context.Background(), otlptracegrpc.WithEndpoint(ln.addr), otlptracegrpc.WithInsecure()); err != nil {
 						b.Fatal(err)
 					}
+					b.Cleanup(func() { _ = sinkExp[w].Shutdown(context.Background()) })
 				}
-				sink = parallel(b, workers, b.N, func(w, _ int) error {
-					return sinkExp[w].ExportSpans(context.Background(), benchSpans(spans, seq.Add(1)))
-				})
-				for _, e := range sinkExp {
-					_ = e.Shutdown(context.Background())
-				}
-				ln.close()
+				phases = append(phases, send(sinkExp))
+			}
+			b.ResetTimer()
+			took := interleaved(b, workers, b.N, phases...)
+			base, path := took[0], took[1]
+			var sink time.Duration
+			if len(took) > 2 {
+				sink = took[2]
 			}
 			b.StopTimer()
 			total := float64(spans * b.N)
@@ -186,29 +190,39 @@ func marshalStubs(b *testing.B, ro []sdktrace.ReadOnlySpan) []byte {
 	return capture.raw
 }
 
-// parallel runs n calls of one over workers goroutines and returns the
-// elapsed time.
-func parallel(b *testing.B, workers, n int, one func(w, i int) error) time.Duration {
+// interleaved makes n calls of each phase, over workers goroutines, in
+// alternating rounds (a few calls of phase 0, then of phase 1, ...) so that
+// every phase sees the same machine even when its load changes, and returns
+// the time spent in each phase. Call i of a phase gets index i.
+func interleaved(b *testing.B, workers, n int, phases ...func(w, i int) error) []time.Duration {
 	b.Helper()
-	start := time.Now()
-	errs := make(chan error, workers)
-	for w := 0; w < workers; w++ {
-		go func() {
-			for i := w; i < n; i += workers {
-				if err := one(w, i); err != nil {
-					errs <- err
-					return
+	took := make([]time.Duration, len(phases))
+	round := 2 * workers
+	for from := 0; from < n; from += round {
+		to := min(from+round, n)
+		for p, one := range phases {
+			start := time.Now()
+			errs := make(chan error, workers)
+			for w := 0; w < workers; w++ {
+				go func() {
+					for i := from + w; i < to; i += workers {
+						if err := one(w, i); err != nil {
+							errs <- err
+							return
+						}
+					}
+					errs <- nil
+				}()
+			}
+			for w := 0; w < workers; w++ {
+				if err := <-errs; err != nil {
+					b.Fatal(err)
 				}
 			}
-			errs <- nil
-		}()
-	}
-	for w := 0; w < workers; w++ {
-		if err := <-errs; err != nil {
-			b.Fatal(err)
+			took[p] += time.Since(start)
 		}
 	}
-	return time.Since(start)
+	return took
 }
 
 // captureExporter marshals spans with the SDK's OTLP transform into the

@@ -135,33 +135,12 @@ func BenchmarkPublishParallel(b *testing.B) {
 		b.Fatal(err)
 	}
 	const workers = 8
-	run := func(n int, one func(w, i int) error) time.Duration {
-		start := time.Now()
-		errs := make(chan error, workers)
-		for w := 0; w < workers; w++ {
-			go func() {
-				for i := w; i < n; i += workers {
-					if err := one(w, i); err != nil {
-						errs <- err
-						return
-					}
-				}
-				errs <- nil
-			}()
-		}
-		for w := 0; w < workers; w++ {
-			if err := <-errs; err != nil {
-				b.Fatal(err)
-			}
-		}
-		return time.Since(start)
-	}
 	payloads := make([]ptrace.Traces, workers)
 	for w := range payloads {
 		payloads[w] = benchTraces(spans)
 	}
 	b.ResetTimer()
-	base := run(b.N, func(_, i int) error {
+	took := interleaved(b, workers, b.N, func(_, i int) error {
 		m := &nats.Msg{Subject: bus.SubjectTraces, Data: raw, Header: nats.Header{}}
 		m.Header.Set(bus.HeaderMsgID, "base-"+strconv.Itoa(i))
 		f, err := js.PublishMsgAsync(m)
@@ -174,14 +153,47 @@ func BenchmarkPublishParallel(b *testing.B) {
 		case err := <-f.Err():
 			return err
 		}
-	})
-	exp := run(b.N, func(w, i int) error {
+	}, func(w, i int) error {
 		td := payloads[w]
 		td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0).SetStartTimestamp(pcommon.Timestamp(i))
 		return te.ConsumeTraces(context.Background(), td)
 	})
 	b.StopTimer()
-	reportRatio(b, spans, base, exp)
+	reportRatio(b, spans, took[0], took[1])
+}
+
+// interleaved makes n calls of each phase, over workers goroutines, in
+// alternating rounds so that every phase sees the same machine even when
+// its load changes, and returns the time spent in each phase.
+func interleaved(b *testing.B, workers, n int, phases ...func(w, i int) error) []time.Duration {
+	b.Helper()
+	took := make([]time.Duration, len(phases))
+	round := 2 * workers
+	for from := 0; from < n; from += round {
+		to := min(from+round, n)
+		for p, one := range phases {
+			start := time.Now()
+			errs := make(chan error, workers)
+			for w := 0; w < workers; w++ {
+				go func() {
+					for i := from + w; i < to; i += workers {
+						if err := one(w, i); err != nil {
+							errs <- err
+							return
+						}
+					}
+					errs <- nil
+				}()
+			}
+			for w := 0; w < workers; w++ {
+				if err := <-errs; err != nil {
+					b.Fatal(err)
+				}
+			}
+			took[p] += time.Since(start)
+		}
+	}
+	return took
 }
 
 func reportRatio(b *testing.B, spans int, base, exp time.Duration) {
