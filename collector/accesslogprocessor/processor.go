@@ -96,17 +96,20 @@ func (p *logProcessor) processRecord(parser *accesslog.NginxParser, rec plog.Log
 	var r accesslog.Result
 	switch source {
 	case event.SourceNginx:
-		if rec.Body().Type() != pcommon.ValueTypeStr {
-			if sniffed { // a parsed map body: map it back to its line
-				r = mapNginxMap(parser, rec)
-				break
+		switch rec.Body().Type() {
+		case pcommon.ValueTypeStr:
+			line := rec.Body().Str()
+			_ = rec.Body().FromRaw(nil)
+			r = parser.Map([]byte(line), rec)
+		case pcommon.ValueTypeMap: // an agent parsed the JSON line already
+			r = mapNginxMap(parser, rec)
+		default:
+			if sniffed {
+				return "", outcomePassed
 			}
 			rec.Attributes().PutStr(event.AttrParseError, "nginx record without a text body")
 			return source, outcomeFailed
 		}
-		line := rec.Body().Str()
-		_ = rec.Body().FromRaw(nil)
-		r = parser.Map([]byte(line), rec)
 	case event.SourceMesh:
 		r = accesslog.MapMesh(rec)
 		if !r.Mapped {

@@ -197,3 +197,27 @@ func TestMetrics(t *testing.T) {
 	}
 	require.Equal(t, map[string]int64{"nginx/mapped": 2, "nginx/failed": 1}, got)
 }
+
+// TestNginxMapBody: an agent that parsed the JSON line sends a map body; it
+// is mapped by the same code path, rendered back to JSON.
+func TestNginxMapBody(t *testing.T) {
+	ld := plog.NewLogs()
+	rl := ld.ResourceLogs().AppendEmpty()
+	rec := rl.ScopeLogs().AppendEmpty().LogRecords().AppendEmpty()
+	rec.Attributes().PutStr(event.AttrSource, event.SourceNginx)
+	require.NoError(t, rec.Body().SetEmptyMap().FromRaw(map[string]any{
+		"msec": "1772359800.000", "request_id": "map-1", "remote_addr": "192.0.2.9",
+		"request_method": "PUT", "request_uri": "/x?y=1", "status": int64(204), "ssl_protocol": "TLSv1.3",
+	}))
+	out := run(t, defaultConfig(), ld)
+	got := accesslogtest.DumpLogs(out)
+	require.Len(t, got, 1)
+	require.Equal(t, event.AccessEvent, got[0].EventName)
+	require.Nil(t, got[0].Body)
+	a := got[0].Attributes
+	require.Equal(t, "map-1", a[event.AttrRequestID])
+	require.Equal(t, "PUT", a[event.AttrHTTPMethod])
+	require.Equal(t, "/x", a[event.AttrURLPath])
+	require.Equal(t, int64(204), a[event.AttrHTTPStatus])
+	require.Equal(t, "1.3", a[event.AttrTLSProtocolVersion])
+}

@@ -232,3 +232,5 @@ func (r *nginxReceiver) consume(ctx context.Context, transport string, parser *a
 	}
 	return err
 }
+
+var _ receiver.Logs = (*nginxReceiver)(nil)

@@ -17,7 +17,6 @@ import (
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/plog"
-	"go.opentelemetry.io/collector/receiver"
 	"go.opentelemetry.io/collector/receiver/receivertest"
 
 	"github.com/tapline/tapline/collector/accesslogprocessor/accesslogtest"
@@ -282,5 +281,3 @@ func TestTailPipelineRefuses(t *testing.T) {
 	appendTo(t, fs.path, nl("3")...)
 	require.Equal(t, []string{"1", "2", "3"}, ids(waitRecords(t, sink, 3)))
 }
-
-var _ receiver.Logs = (*nginxReceiver)(nil)
