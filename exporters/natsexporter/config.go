@@ -34,8 +34,9 @@ type Config struct {
 	// TLS turns TLS on when present (also implied by a tls:// URL).
 	TLS configoptional.Optional[configtls.ClientConfig] `mapstructure:"tls"`
 
-	// MaxInFlight bounds the asynchronous publishes awaiting a PubAck, across
-	// all concurrent calls of this exporter.
+	// MaxInFlight bounds the asynchronous publishes awaiting a PubAck across
+	// the concurrent exports of one exporter instance (the collector makes
+	// one per signal); a publish beyond it waits for a free slot.
 	MaxInFlight int `mapstructure:"max_in_flight"`
 
 	// PublishTimeout bounds one export: publishing every message of the
