@@ -2,6 +2,7 @@ package query_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -22,16 +23,17 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	before := goleak.IgnoreCurrent()
 	code := m.Run()
 	if shared.close != nil {
 		shared.close()
 	}
 	querytest.Cleanup()
 	if code == 0 {
-		if err := goleak.Find(goleak.IgnoreCurrent()); err != nil {
-			// chDB keeps background threads, not goroutines; anything left
-			// here is ours.
-			println("goleak:", err.Error())
+		// chDB keeps background threads, not goroutines: anything left
+		// here is ours.
+		if err := goleak.Find(before); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
 			code = 1
 		}
 	}

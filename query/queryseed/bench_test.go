@@ -149,7 +149,7 @@ func setup(b *testing.B) {
 		if env.traces, env.err = column(ctx, env.eng, "SELECT TraceId FROM otel_traces_trace_id_ts GROUP BY TraceId ORDER BY cityHash64(TraceId) LIMIT 500"); env.err != nil {
 			return
 		}
-		env.requests, env.err = column(ctx, env.eng, "SELECT Id FROM access_events_id_ts WHERE Id NOT IN (SELECT TraceId FROM otel_traces_trace_id_ts) GROUP BY Id ORDER BY cityHash64(Id) LIMIT 500")
+		env.requests, env.err = column(ctx, env.eng, "SELECT RequestId FROM access_events WHERE Source = 'nginx' ORDER BY cityHash64(RequestId) LIMIT 500")
 	})
 	if env.err != nil {
 		b.Fatal(env.err)
@@ -163,7 +163,7 @@ func client(b *testing.B) (context.Context, taplinev1.TraceServiceClient, taplin
 	cfg := query.Default()
 	cfg.GRPC.Listen = "127.0.0.1:0"
 	const token = "bench-token-0123456789"
-	cfg.Auth.Tokens = []query.TokenConfig{{Name: "bench", Token: token, Role: query.RoleViewer}}
+	cfg.Auth.Tokens = []query.TokenConfig{{Name: "bench", Token: token, Role: query.RoleAdmin}}
 	srv, err := query.New(cfg, env.eng, query.Options{Now: func() time.Time { return env.end }, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		b.Fatal(err)
@@ -324,6 +324,32 @@ func BenchmarkQueryAPI(b *testing.B) {
 		}, func(int) error {
 			return drain(fmt.Sprintf(naiveEvents, "AND Source = 'tap' AND Status >= 500 AND Status < 600"), dayParams(store.Params{}))
 		})
+	})
+	// Listings and summaries, for information (no target): each reads the
+	// whole window.
+	b.Run("ListServices24h", func(b *testing.B) {
+		measure(b, func(int) error {
+			_, err := traces.ListServices(ctx, &taplinev1.ListServicesRequest{StartTime: start, EndTime: end})
+			return err
+		}, nil)
+	})
+	b.Run("ListAttributeKeys24h", func(b *testing.B) {
+		measure(b, func(i int) error {
+			_, err := traces.ListAttributeKeys(ctx, &taplinev1.ListAttributeKeysRequest{ServiceName: entryServices[i%4], StartTime: start, EndTime: end})
+			return err
+		}, nil)
+	})
+	b.Run("GetIdentities24h", func(b *testing.B) {
+		measure(b, func(int) error {
+			_, err := events.GetIdentities(ctx, &taplinev1.GetIdentitiesRequest{StartTime: start, EndTime: end})
+			return err
+		}, nil)
+	})
+	b.Run("GetTlsPosture24h", func(b *testing.B) {
+		measure(b, func(int) error {
+			_, err := events.GetTlsPosture(ctx, &taplinev1.GetTlsPostureRequest{StartTime: start, EndTime: end})
+			return err
+		}, nil)
 	})
 	b.Run("SearchEvents24h/principal", func(b *testing.B) {
 		measure(b, func(i int) error {
