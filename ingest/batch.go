@@ -12,6 +12,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/tapline/tapline/bus"
 	"github.com/tapline/tapline/ingest/otlprow"
@@ -369,12 +370,19 @@ func (in *Ingester) decode(items []item, rows *otlprow.Rows, st *jobState) {
 	for _, it := range items {
 		switch it.subject {
 		case bus.SubjectTraces:
-			td, err := in.traces.UnmarshalTraces(it.data)
+			// Spans are most of the volume: read the wire format directly,
+			// and leave what that does not decode to pdata, which also
+			// decides what is malformed.
+			err := rows.AppendTracesProto(it.data)
+			if errors.Is(err, otlprow.ErrNotDirect) {
+				var td ptrace.Traces
+				if td, err = in.traces.UnmarshalTraces(it.data); err == nil {
+					rows.AppendTraces(td)
+				}
+			}
 			if err != nil {
 				st.dead = append(st.dead, deadLetter{it, "not an OTLP ExportTraceServiceRequest in protobuf: " + err.Error()})
-				continue
 			}
-			rows.AppendTraces(td)
 		case bus.SubjectLogs, bus.SubjectEvents:
 			ld, err := in.logs.UnmarshalLogs(it.data)
 			if err != nil {

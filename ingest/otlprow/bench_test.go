@@ -11,7 +11,9 @@ import (
 // BenchmarkDecodeMap measures decoding an OTLP message of 512 realistic
 // spans (10 attributes, 2 events) and mapping it to otel_traces rows, per
 // span, with a Rows reused across messages as ingest reuses it across
-// batches. Decode alone is the baseline the mapping is compared with.
+// batches: pdata's decoder then AppendTraces (decode+map), and
+// AppendTracesProto reading the wire format (direct). pdata's decoding
+// alone (decode) is the baseline.
 //
 //	go test ./ingest/otlprow -run '^$' -bench . -benchmem
 func BenchmarkDecodeMap(b *testing.B) {
@@ -40,6 +42,17 @@ func BenchmarkDecodeMap(b *testing.B) {
 			}
 			rows.Reset()
 			rows.AppendTraces(td)
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/span")
+	})
+	b.Run("direct", func(b *testing.B) {
+		b.ReportAllocs()
+		var rows Rows
+		for b.Loop() {
+			rows.Reset()
+			if err := rows.AppendTracesProto(data); err != nil {
+				b.Fatal(err)
+			}
 		}
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/span")
 	})
