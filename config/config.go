@@ -12,6 +12,7 @@ import (
 
 	"github.com/tapline/tapline/bus"
 	"github.com/tapline/tapline/collector"
+	"github.com/tapline/tapline/compliance"
 	"github.com/tapline/tapline/config/configtype"
 	"github.com/tapline/tapline/query"
 )
@@ -35,6 +36,9 @@ type Config struct {
 	// Collector is the OpenTelemetry Collector: its YAML file or the
 	// built-in configuration's OTLP listeners.
 	Collector collector.Config `yaml:"collector"`
+	// Compliance is the evidence reports: schedules, output, signing key,
+	// check thresholds and waivers.
+	Compliance compliance.Config `yaml:"compliance"`
 }
 
 // DefaultDataDir is where data lives when data_dir is not set.
@@ -44,13 +48,14 @@ const DefaultDataDir = "tapline-data"
 // flags say nothing.
 func Default() Config {
 	return Config{
-		DataDir:   DefaultDataDir,
-		Log:       DefaultLog(),
-		HTTP:      DefaultHTTP(),
-		Store:     DefaultStore(),
-		Bus:       bus.Default(),
-		Query:     query.Default(),
-		Collector: collector.Default(),
+		DataDir:    DefaultDataDir,
+		Log:        DefaultLog(),
+		HTTP:       DefaultHTTP(),
+		Store:      DefaultStore(),
+		Bus:        bus.Default(),
+		Query:      query.Default(),
+		Collector:  collector.Default(),
+		Compliance: compliance.Default(),
 	}
 }
 
@@ -73,6 +78,7 @@ func (c Config) sections() []struct {
 		{"bus", c.Bus},
 		{"query", c.Query},
 		{"collector", c.Collector},
+		{"compliance", c.Compliance},
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/tapline/tapline/bus"
 	"github.com/tapline/tapline/collector"
+	"github.com/tapline/tapline/compliance"
 	"github.com/tapline/tapline/config"
 	"github.com/tapline/tapline/config/configtype"
 	"github.com/tapline/tapline/query"
@@ -60,8 +61,9 @@ func fullConfig() config.Config {
 				MaxAge: 24 * time.Hour, MaxBytes: 50 << 30, DuplicateWindow: 5 * time.Minute, Replicas: 3,
 			},
 		},
-		Query:     query.Default(),
-		Collector: collector.Default(),
+		Query:      query.Default(),
+		Collector:  collector.Default(),
+		Compliance: compliance.Default(),
 	}
 }
 

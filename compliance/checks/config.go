@@ -205,21 +205,27 @@ var DefaultCipherSuites = []string{
 func Default() Config {
 	internal := []string{event.SourceMesh, event.SourceTap}
 	edge := []string{event.SourceNginx, event.SourceMesh}
+	// Lists are empty rather than nil, so that a printed configuration
+	// loads back the same.
 	return Config{
-		PeerIdentity:      PeerIdentity{Sources: internal, MinShare: 1},
+		PeerIdentity:      PeerIdentity{Sources: internal, TrustDomains: []string{}, MinShare: 1},
 		TLSMinVersion:     TLSMinVersion{MinVersion: "1.2", EdgeSources: edge},
 		TLSCiphers:        TLSCiphers{Allowed: slices.Clone(DefaultCipherSuites), EdgeSources: slices.Clone(edge)},
 		CertExpiry:        CertExpiry{WarnDays: 30, FailDays: 7},
 		HandshakeFailures: HandshakeFailures{BaselineDays: 7, Factor: 3, MinRate: 0.05, MinFailures: 20},
 		PrivateRouteAuth:  PrivateRouteAuth{PublicRoutes: []string{"/healthz", "/readyz", "/livez"}},
+		JWTAllowlist:      JWTAllowlist{Issuers: []string{}, Audiences: []string{}},
+		RevokedIdentities: RevokedIdentities{Revoked: []Revocation{}},
+		PrivilegedRoutes:  PrivilegedRoutes{Routes: []string{}, Principals: []string{}},
 		AuthFailureSpikes: AuthFailureSpikes{WindowMinutes: 10, MaxPerPrincipal: 20, MaxPerService: 100},
-		AllowedFlows:      AllowedFlows{Sources: slices.Clone(internal)},
+		AllowedFlows:      AllowedFlows{Sources: slices.Clone(internal), Flows: []Flow{}},
 		IngressTLS: IngressTLS{
 			EdgeSources:         []string{event.SourceNginx},
 			AllowPlainRedirects: true,
+			InternalServices:    []string{},
 			InternalNetworks:    []string{"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.0/8", "::1/128", "fc00::/7"},
 		},
-		LoggingCoverage:    LoggingCoverage{ObservedSources: []string{event.SourceNginx, event.SourceMesh}},
+		LoggingCoverage:    LoggingCoverage{ObservedSources: []string{event.SourceNginx, event.SourceMesh}, ExcludeServices: []string{}},
 		IngestCompleteness: IngestCompleteness{MaxGap: 15 * time.Minute},
 		ClockSkew:          ClockSkew{MaxFuture: 2 * time.Second, MaxLag: 10 * time.Minute, MaxSpanSkew: 100 * time.Millisecond},
 		Retention:          Retention{Tables: slices.Clone(RetentionTables), Slack: time.Hour},
