@@ -179,6 +179,15 @@ func MapMesh(rec plog.LogRecord) Result {
 			haveMap = false
 		}
 	}
+	// A text body in Istio's default format (envoyOtelAls without labels).
+	var textFields []kv
+	if bodyJSON == nil && !haveMap && body.Type() == pcommon.ValueTypeStr && strings.HasPrefix(body.Str(), "[") {
+		if tf, ok := parseIstioText(body.Str()); ok {
+			textFields = tf
+			found += len(tf)
+			res.Format = FormatIstioText
+		}
+	}
 	if found < 2 {
 		return res
 	}
@@ -187,6 +196,15 @@ func MapMesh(rec plog.LogRecord) Result {
 	}
 
 	raw := rawMesh(rec, bodyJSON)
+	for _, f := range textFields { // attributes, read below, win over the text
+		if IsMeshKey(f.k) {
+			if !a.meshField(meshKey(f.k), f.v) {
+				res.BadFields++
+			}
+		} else {
+			extra = append(extra, f)
+		}
+	}
 	if haveMap {
 		bodyMap.Range(func(k string, v pcommon.Value) bool {
 			if IsMeshKey(k) {

@@ -58,6 +58,7 @@ const (
 	FormatJSON                     // NginxLogFormat (or any flat JSON object with its keys)
 	FormatCombined                 // Nginx's default "combined" format
 	FormatAttributes               // fields as OTLP attributes (Envoy's OpenTelemetry access logger)
+	FormatIstioText                // Istio's default text access-log format
 )
 
 func (f Format) String() string {
@@ -68,6 +69,8 @@ func (f Format) String() string {
 		return "combined"
 	case FormatAttributes:
 		return "attributes"
+	case FormatIstioText:
+		return "istio_text"
 	}
 	return "unknown"
 }
