@@ -112,10 +112,10 @@ func eventKey(e *taplinev1.AccessEvent) uint64 {
 // timestamps, keeps the top rows and reads their other columns only. After
 // a cursor it reads from the cursor's timestamp down, with room for the
 // events at that timestamp that were already returned.
-func (q eventSearch) sql() (string, store.Params) {
+func (q eventSearch) sql(lo time.Time) (string, store.Params) {
 	st := newStmt()
 	r := q.req
-	conds := []string{st.inTime("Timestamp", q.w)}
+	conds := []string{st.inTime("Timestamp", window{start: lo, end: q.w.end})}
 	if len(r.GetSources()) > 0 {
 		conds = append(conds, "Source IN "+st.strs(r.GetSources()))
 	}
@@ -167,29 +167,44 @@ func (e *eventServer) SearchEvents(ctx context.Context, req *taplinev1.SearchEve
 	if err != nil {
 		return nil, err
 	}
-	sql, params := q.sql()
 	resp := &taplinev1.SearchEventsResponse{Events: []*taplinev1.AccessEvent{}}
 	var seen map[uint64]bool
+	top := q.w.end
 	if q.after != nil {
 		seen = make(map[uint64]bool, len(q.after.Seen))
 		for _, k := range q.after.Seen {
 			seen[k] = true
 		}
+		top = time.Unix(0, q.after.Time).UTC()
 	}
+	// As trace search does: the newest part of the window first, wider
+	// until the page is full. Events are ordered by time, so a page found
+	// in [lo, top] holds the newest events of the whole window.
 	var rows []*taplinev1.AccessEvent
-	err = s.each(ctx, "search events", sql, params, func(r store.Rows) error {
-		ev, err := scanEvent(r)
-		if err != nil {
-			return err
+	for step := max(minFirstScan, q.w.duration()/firstScanFraction); ; step *= scanGrowth {
+		lo := top.Add(-step)
+		if !lo.After(q.w.start) {
+			lo = q.w.start
 		}
-		if q.after != nil && ev.GetTime().AsTime().UnixNano() == q.after.Time && seen[eventKey(ev)] {
+		sql, params := q.sql(lo)
+		rows = rows[:0]
+		err = s.each(ctx, "search events", sql, params, func(r store.Rows) error {
+			ev, err := scanEvent(r)
+			if err != nil {
+				return err
+			}
+			if q.after != nil && ev.GetTime().AsTime().UnixNano() == q.after.Time && seen[eventKey(ev)] {
+				return nil
+			}
+			rows = append(rows, ev)
 			return nil
+		})
+		if err != nil {
+			return nil, err
 		}
-		rows = append(rows, ev)
-		return nil
-	})
-	if err != nil {
-		return nil, err
+		if len(rows) > q.limit || lo.Equal(q.w.start) {
+			break
+		}
 	}
 	// Newest first; events sharing a timestamp in key order, so that a
 	// page's order does not depend on how ClickHouse read them.

@@ -99,7 +99,7 @@ func TestEventSearchSQL(t *testing.T) {
 	}
 	q, err := s.parseEventSearch(req)
 	require.NoError(t, err)
-	sql, params := q.sql()
+	sql, params := q.sql(q.w.start)
 	require.NotContains(t, sql, "DROP")
 	require.NotContains(t, sql, "checkout")
 	golden(t, "search_events", sql, params)
