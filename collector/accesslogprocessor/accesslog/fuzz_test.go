@@ -93,3 +93,33 @@ func FuzzNginxCombined(f *testing.F) {
 		}
 	})
 }
+
+// FuzzMeshBody feeds arbitrary bodies (Istio JSON, Istio text, anything) to
+// the mesh mapping: no panic, a mapped record keeps the line in tapline.raw,
+// an unmapped one is left as it was.
+func FuzzMeshBody(f *testing.F) {
+	f.Add(istioTextLine)
+	f.Add(`{"start_time":"2026-03-01T10:05:00.042Z","method":"GET","path":"/x","response_code":200,"response_flags":"-","duration":4,"x_forwarded_client_cert":"Hash=1;URI=spiffe://td/a"}`)
+	f.Add(`{"start_time":"2026-03-01T10:05:00.042Z","response_flags":"UF","response_code":"x","duration":{"a":1}}`)
+	f.Fuzz(func(t *testing.T, body string) {
+		rec := plog.NewLogRecord()
+		rec.Body().SetStr(body)
+		res := MapMesh(rec)
+		if !res.Mapped {
+			if rec.Body().Str() != body || rec.Attributes().Len() != 0 {
+				t.Fatal("an unmapped record was changed")
+			}
+			return
+		}
+		raw, _ := validUTF8([]byte(body))
+		if v, _ := rec.Attributes().Get(event.AttrRaw); v.Str() != raw && v.Str() != body {
+			t.Fatalf("raw line not kept: %q", v.Str())
+		}
+		rec.Attributes().Range(func(k string, v pcommon.Value) bool {
+			if v.Type() == pcommon.ValueTypeStr && !utf8.ValidString(v.Str()) {
+				t.Fatalf("attribute %s is not UTF-8: %q", k, v.Str())
+			}
+			return true
+		})
+	})
+}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
@@ -182,7 +183,9 @@ func MapMesh(rec plog.LogRecord) Result {
 	// A text body in Istio's default format (envoyOtelAls without labels).
 	var textFields []kv
 	if bodyJSON == nil && !haveMap && body.Type() == pcommon.ValueTypeStr && strings.HasPrefix(body.Str(), "[") {
-		if tf, ok := parseIstioText(body.Str()); ok {
+		line, bad := validUTF8([]byte(body.Str()))
+		if tf, ok := parseIstioText(line); ok {
+			res.InvalidUTF8 = bad
 			textFields = tf
 			found += len(tf)
 			res.Format = FormatIstioText
@@ -249,13 +252,14 @@ type kv struct{ k, v string }
 // rawMesh is the record as the source gave it: the body line if there is
 // one, else its attributes as a JSON object with sorted keys.
 func rawMesh(rec plog.LogRecord, bodyJSON []byte) string {
-	if bodyJSON != nil {
-		s, _ := validUTF8(bodyJSON)
+	body := rec.Body()
+	if bodyJSON != nil { // the body as sent, not the trimmed JSON
+		s, _ := validUTF8([]byte(body.Str()))
 		return s
 	}
-	body := rec.Body()
 	if body.Type() == pcommon.ValueTypeStr && body.Str() != "" {
-		return body.Str()
+		s, _ := validUTF8([]byte(body.Str()))
+		return s
 	}
 	fields := map[string]any{}
 	rec.Attributes().Range(func(k string, v pcommon.Value) bool {
@@ -279,6 +283,9 @@ func rawMesh(rec plog.LogRecord, bodyJSON []byte) string {
 func (a *access) meshField(key, v string) bool {
 	if absent(v) {
 		return true
+	}
+	if !utf8.ValidString(v) { // OTLP strings must be UTF-8; a sender's may not be
+		v = strings.ToValidUTF8(v, "\uFFFD")
 	}
 	switch key {
 	case MeshStartTime:
