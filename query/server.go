@@ -315,6 +315,12 @@ func (s *Server) serve(name string, fn func() error) {
 	}()
 }
 
+// ClientConn is an in-process connection to the API for other parts of the
+// binary (the UI): calls go through the same interceptors, so they carry
+// the caller's "authorization" metadata and are recorded. It works between
+// Start and Shutdown.
+func (s *Server) ClientConn() grpc.ClientConnInterface { return s.gwConn }
+
 // GRPCAddr is the address the gRPC listener listens on, or "" when it does
 // not run.
 func (s *Server) GRPCAddr() string {
@@ -439,14 +445,14 @@ func (s *Server) describeCall(ctx context.Context, fullMethod string) AccessReco
 	}
 	p, _ := peer.FromContext(ctx)
 	inProcess := p != nil && p.Addr != nil && p.Addr.String() == inProcessAddr
-	if inProcess {
+	if inProcess && first(md, mdHTTPMethod) != "" {
 		rec.Method, rec.Path, rec.Query = gatewayValue(md, mdHTTPMethod), gatewayValue(md, mdHTTPPath), gatewayValue(md, mdHTTPQuery)
 		rec.Protocol, rec.UserAgent = gatewayValue(md, mdHTTPProto), gatewayValue(md, mdHTTPAgent)
 		rec.ClientAddress, rec.ClientPort = splitAddr(gatewayValue(md, mdHTTPClient))
 		if t := strings.Fields(gatewayValue(md, mdHTTPTLS)); len(t) == 3 {
 			rec.TLSVersion, rec.TLSCipher, rec.MTLSVerified = t[0], t[1], t[2] == "true"
 		}
-	} else if p != nil && p.Addr != nil {
+	} else if p != nil && p.Addr != nil && !inProcess {
 		rec.ClientAddress, rec.ClientPort = splitAddr(p.Addr.String())
 		if ti, ok := p.AuthInfo.(credentials.TLSInfo); ok {
 			rec.TLSVersion = tlsVersionName(ti.State.Version)

@@ -11,6 +11,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/plog"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	taplinev1 "github.com/tapline/tapline/api/tapline/v1"
@@ -110,4 +112,17 @@ func TestLogsSinkThroughIngest(t *testing.T) {
 		require.Equal(t, "auditor", e.GetAttributes()["tapline.role"])
 	}
 	require.EqualValues(t, 1, rec.Dropped(), "the search itself came after Close")
+}
+
+// TestClientConn: the in-process connection the UI uses authenticates and
+// answers like the listeners.
+func TestClientConn(t *testing.T) {
+	h := startServer(t, sharedEngine(t))
+	traces := taplinev1.NewTraceServiceClient(h.srv.ClientConn())
+	_, err := traces.ListServices(context.Background(), &taplinev1.ListServicesRequest{})
+	require.Equal(t, codes.Unauthenticated, status.Code(err))
+	resp, err := traces.ListServices(withToken(viewerToken), &taplinev1.ListServicesRequest{
+		StartTime: timestamppb.New(querytest.Base), EndTime: timestamppb.New(querytest.Now)})
+	require.NoError(t, err)
+	require.Len(t, resp.GetServices(), 6)
 }
