@@ -16,6 +16,7 @@ import (
 
 	"github.com/tapline/tapline/config/configtype"
 	"github.com/tapline/tapline/proxy/identity"
+	"github.com/tapline/tapline/proxy/internal/yamlfields"
 	"github.com/tapline/tapline/proxy/policy"
 	"github.com/tapline/tapline/proxy/tap"
 )
@@ -173,23 +174,23 @@ func DefaultUpstream() UpstreamConfig {
 
 // UnmarshalYAML starts a listener written in YAML from the defaults.
 func (l *ListenerConfig) UnmarshalYAML(n *yaml.Node) error {
-	type plain ListenerConfig
-	p := plain(DefaultListener())
-	if err := n.Decode(&p); err != nil {
+	type listener ListenerConfig
+	v := listener(DefaultListener())
+	if err := yamlfields.DecodeStrict(n, &v); err != nil {
 		return err
 	}
-	*l = ListenerConfig(p)
+	*l = ListenerConfig(v)
 	return nil
 }
 
 // UnmarshalYAML starts an upstream written in YAML from the defaults.
 func (u *UpstreamConfig) UnmarshalYAML(n *yaml.Node) error {
-	type plain UpstreamConfig
-	p := plain(DefaultUpstream())
-	if err := n.Decode(&p); err != nil {
+	type upstream UpstreamConfig
+	v := upstream(DefaultUpstream())
+	if err := yamlfields.DecodeStrict(n, &v); err != nil {
 		return err
 	}
-	*u = UpstreamConfig(p)
+	*u = UpstreamConfig(v)
 	return nil
 }
 

@@ -40,6 +40,8 @@ type fixture struct {
 	keyFile    string
 	caFile     string
 	bus        *bus.Bus
+	busCfg     bus.Config
+	busDir     string
 	events     *proxytest.Reader
 	app        *proxytest.FastAPI
 	p          *proxy.Proxy
@@ -67,7 +69,9 @@ func newFixture(t *testing.T, o fixtureOptions) *fixture {
 	f.certFile = proxytest.WriteFile(t, f.dir, "server.pem", srv.CertPEM)
 	f.keyFile = proxytest.WriteFile(t, f.dir, "server-key.pem", srv.KeyPEM)
 	f.caFile = proxytest.WriteFile(t, f.dir, "client-ca.pem", f.clientCA.PEM)
-	f.bus = bustest.Start(t, bustest.Config(), "")
+	f.busCfg, f.busDir = bustest.Config(), t.TempDir()
+	f.bus = bustest.Start(t, f.busCfg, f.busDir)
+	f.busCfg.Embedded.Listen = f.bus.Embedded().Addr() // a restart comes back on the same port
 	f.events = proxytest.NewReader(f.bus.JetStream())
 
 	upstream := o.upstreamURL

@@ -102,8 +102,8 @@ func (p *Proxy) serve(l *listener, w http.ResponseWriter, r *http.Request) {
 	defer func() {
 		rec.Duration = p.now().Sub(start)
 		rec.Status = rw.status
-		if rec.Status == 0 && rw.n > 0 {
-			rec.Status = http.StatusOK
+		if rec.Status == 0 && fw.upstreamStatus == http.StatusSwitchingProtocols {
+			rec.Status = http.StatusSwitchingProtocols // the reverse proxy hijacks and writes it itself
 		}
 		rec.ResponseBytes = rw.n
 		rec.RequestBytes = body.n

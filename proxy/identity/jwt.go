@@ -15,6 +15,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/tapline/tapline/config/configtype"
+	"github.com/tapline/tapline/proxy/internal/yamlfields"
 )
 
 // Machine-readable reasons a bearer token was not accepted. They appear in
@@ -303,11 +304,11 @@ func keyFor(k jwk.Key, alg jwa.SignatureAlgorithm) bool {
 
 // UnmarshalYAML starts a jwt section written in YAML from the defaults.
 func (c *JWTConfig) UnmarshalYAML(n *yaml.Node) error {
-	type plain JWTConfig
-	p := plain(DefaultJWTConfig())
-	if err := n.Decode(&p); err != nil {
+	type jwtConfig JWTConfig
+	v := jwtConfig(DefaultJWTConfig())
+	if err := yamlfields.DecodeStrict(n, &v); err != nil {
 		return err
 	}
-	*c = JWTConfig(p)
+	*c = JWTConfig(v)
 	return nil
 }

@@ -32,8 +32,20 @@ type FastAPI struct {
 // system interpreter, which a version manager's python3 on PATH may hide.
 var pythonCandidates = []string{"python3", "/usr/bin/python3"}
 
-// findPython returns an interpreter that can import fastapi and uvicorn.
+var (
+	pythonOnce sync.Once
+	pythonPath string
+	pythonErr  error
+)
+
+// findPython returns an interpreter that can import fastapi and uvicorn
+// (looked up once per test binary: importing fastapi takes a while).
 func findPython() (string, error) {
+	pythonOnce.Do(func() { pythonPath, pythonErr = lookupPython() })
+	return pythonPath, pythonErr
+}
+
+func lookupPython() (string, error) {
 	cands := pythonCandidates
 	if p := os.Getenv("TAPLINE_PYTHON"); p != "" {
 		cands = []string{p}
