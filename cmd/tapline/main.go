@@ -101,6 +101,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.runCommand(),
 		a.collectorCommand(),
 		a.queryCommand(),
+		a.reportCommand(),
 		a.migrateCommand(),
 		a.configCommand(),
 		a.versionCommand(),
