@@ -14,6 +14,7 @@ import (
 	"github.com/tapline/tapline/collector"
 	"github.com/tapline/tapline/compliance"
 	"github.com/tapline/tapline/config/configtype"
+	"github.com/tapline/tapline/proxy"
 	"github.com/tapline/tapline/query"
 )
 
@@ -39,6 +40,9 @@ type Config struct {
 	// Compliance is the evidence reports: schedules, output, signing key,
 	// check thresholds and waivers.
 	Compliance compliance.Config `yaml:"compliance"`
+	// Proxy is the mTLS reverse-proxy tap: listeners, upstreams, routes
+	// with their policies, identity sources and the event buffer.
+	Proxy proxy.Config `yaml:"proxy"`
 }
 
 // DefaultDataDir is where data lives when data_dir is not set.
@@ -56,6 +60,7 @@ func Default() Config {
 		Query:      query.Default(),
 		Collector:  collector.Default(),
 		Compliance: compliance.Default(),
+		Proxy:      proxy.Default(),
 	}
 }
 
@@ -79,6 +84,7 @@ func (c Config) sections() []struct {
 		{"query", c.Query},
 		{"collector", c.Collector},
 		{"compliance", c.Compliance},
+		{"proxy", c.Proxy},
 	}
 }
 

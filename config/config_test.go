@@ -15,6 +15,7 @@ import (
 	"github.com/tapline/tapline/compliance"
 	"github.com/tapline/tapline/config"
 	"github.com/tapline/tapline/config/configtype"
+	"github.com/tapline/tapline/proxy"
 	"github.com/tapline/tapline/query"
 	"github.com/tapline/tapline/store/schema"
 )
@@ -64,6 +65,7 @@ func fullConfig() config.Config {
 		Query:      query.Default(),
 		Collector:  collector.Default(),
 		Compliance: compliance.Default(),
+		Proxy:      proxy.Default(),
 	}
 }
 

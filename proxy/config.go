@@ -138,10 +138,17 @@ type IdentityConfig struct {
 // 127.0.0.1:8443 requiring client certificates, TLS 1.2 or later. Routes
 // and upstreams have no defaults.
 func Default() Config {
+	// Empty lists rather than nil ones, so that a printed configuration
+	// reads back as the same value.
 	return Config{
 		ServiceName: "tapline-proxy",
 		Listeners:   []ListenerConfig{DefaultListener()},
-		Tap:         tap.DefaultConfig(),
+		Upstreams:   []UpstreamConfig{},
+		Routes:      []RouteConfig{},
+		Identity: IdentityConfig{TrustedProxies: identity.TrustedProxiesConfig{
+			CIDRs: []string{}, SPIFFEIDs: []string{},
+		}},
+		Tap: tap.DefaultConfig(),
 	}
 }
 
@@ -152,6 +159,8 @@ func DefaultListener() ListenerConfig {
 		TLS: ListenerTLSConfig{
 			ClientAuth:     ClientAuthRequire,
 			MinVersion:     "1.2",
+			CipherSuites:   []string{},
+			ServerNames:    []string{},
 			ReloadInterval: 5 * time.Second,
 		},
 		HandshakeTimeout:  10 * time.Second,
@@ -239,10 +248,23 @@ func setDefault[T comparable](v *T, def T) {
 	}
 }
 
-// Validate checks the section. Keys in errors are relative to it
-// ("listeners[0].tls.client_ca"); the top-level configuration prefixes
-// "proxy.".
+// Configured reports whether the section describes a proxy at all: the
+// defaults alone (no upstreams, no routes) do not, and a process that does
+// not run the proxy has nothing to check here.
+func (c Config) Configured() bool { return len(c.Upstreams) > 0 || len(c.Routes) > 0 }
+
+// Validate checks the section when it is Configured. Keys in errors are
+// relative to it ("listeners[0].tls.client_ca"); the top-level
+// configuration prefixes "proxy.".
 func (c Config) Validate() error {
+	if !c.Configured() {
+		return nil
+	}
+	return c.validate()
+}
+
+// validate checks everything, configured or not: what New needs.
+func (c Config) validate() error {
 	c = c.withDefaults()
 	var errs []error
 	if c.ServiceName == "" {

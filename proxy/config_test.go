@@ -108,9 +108,11 @@ func TestConfigValidate(t *testing.T) {
 			}
 		})
 	}
-	// Defaults alone are not a working proxy: certificates and routes are
-	// the user's to give, and the messages say so.
-	err = proxy.Default().Validate()
+	// Defaults alone describe no proxy: nothing to check for a process that
+	// does not run one, but New says what is missing.
+	require.False(t, proxy.Default().Configured())
+	require.NoError(t, proxy.Default().Validate())
+	_, err = proxy.New(proxy.Default(), nil, nil, nil)
 	require.ErrorContains(t, err, "listeners[0].tls.cert: is required")
 	require.ErrorContains(t, err, "routes: must list at least one route")
 

@@ -131,7 +131,7 @@ func newMetrics(reg prometheus.Registerer) (metrics, error) {
 // (nil: not recorded); metrics are registered on reg (nil: not registered).
 // Nothing listens before Start.
 func New(cfg Config, pub tap.Publisher, reg prometheus.Registerer, logger *slog.Logger, opts ...Option) (*Proxy, error) {
-	if err := cfg.Validate(); err != nil {
+	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
