@@ -163,7 +163,7 @@ func (b *batch) addAccess(r *AccessRecord, now time.Time) {
 	default:
 		lr.SetSeverityNumber(plog.SeverityNumberInfo)
 	}
-	lr.Body().SetStr(r.Method + " " + r.Path + " " + strconv.Itoa(r.Status))
+	// No body: the tap has no raw line (access_events.Raw stays empty).
 	m := lr.Attributes()
 	m.EnsureCapacity(48)
 	b.common(m)
