@@ -60,7 +60,7 @@ var specs = []spec{
 			"min_failures": uint64(h.MinFailures)}, "", nil
 	}},
 	{id: "private_route_auth", perDay: true, params: func(c Config) (store.Params, string, error) {
-		return store.Params{"public_routes": likePatterns(c.PrivateRouteAuth.PublicRoutes),
+		return store.Params{"public_routes": globRegexp(c.PrivateRouteAuth.PublicRoutes),
 			"anonymous": event.PrincipalAnonymous, "deny": event.DecisionDeny}, "", nil
 	}},
 	{id: "jwt_allowlist", perDay: true, params: func(c Config) (store.Params, string, error) {
@@ -90,8 +90,8 @@ var specs = []spec{
 		if len(c.PrivilegedRoutes.Routes) == 0 {
 			return nil, "privileged_routes.routes", nil
 		}
-		return store.Params{"routes": likePatterns(c.PrivilegedRoutes.Routes),
-			"principals": likePatterns(c.PrivilegedRoutes.Principals), "deny": event.DecisionDeny}, "", nil
+		return store.Params{"routes": globRegexp(c.PrivilegedRoutes.Routes),
+			"principals": globRegexp(c.PrivilegedRoutes.Principals), "deny": event.DecisionDeny}, "", nil
 	}},
 	{id: "auth_failure_spikes", perDay: true, params: func(c Config) (store.Params, string, error) {
 		a := c.AuthFailureSpikes
@@ -102,21 +102,16 @@ var specs = []spec{
 		if len(c.AllowedFlows.Flows) == 0 {
 			return nil, "allowed_flows.flows", nil
 		}
-		var from, to []string
-		for _, f := range c.AllowedFlows.Flows {
-			from = append(from, likePattern(f.From))
-			to = append(to, likePattern(f.To))
-		}
-		return store.Params{"sources": c.AllowedFlows.Sources, "flow_from": from, "flow_to": to}, "", nil
+		return store.Params{"sources": c.AllowedFlows.Sources, "flows": flowRegexp(c.AllowedFlows.Flows)}, "", nil
 	}},
 	{id: "ingress_tls", perDay: true, params: func(c Config) (store.Params, string, error) {
 		i := c.IngressTLS
 		return store.Params{"edge_sources": i.EdgeSources, "allow_redirects": i.AllowPlainRedirects,
-			"internal_services": likePatterns(i.InternalServices), "internal_networks": nonNil(i.InternalNetworks)}, "", nil
+			"internal_services": globRegexp(i.InternalServices), "internal_networks": nonNil(i.InternalNetworks)}, "", nil
 	}},
 	{id: "logging_coverage", perDay: true, params: func(c Config) (store.Params, string, error) {
 		return store.Params{"observed_sources": c.LoggingCoverage.ObservedSources,
-			"exclude_services": likePatterns(c.LoggingCoverage.ExcludeServices), "app_source": event.SourceApp}, "", nil
+			"exclude_services": globRegexp(c.LoggingCoverage.ExcludeServices), "app_source": event.SourceApp}, "", nil
 	}},
 	{id: "ingest_completeness", perDay: true, params: func(c Config) (store.Params, string, error) {
 		return store.Params{"max_gap_ms": uint64(c.IngestCompleteness.MaxGap.Milliseconds()),

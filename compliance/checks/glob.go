@@ -1,32 +1,9 @@
 package checks
 
-import "strings"
-
-// likePattern turns a '*' wildcard pattern into a ClickHouse LIKE pattern:
-// '%', '_' and '\' are escaped, '*' becomes '%'.
-func likePattern(glob string) string {
-	var b strings.Builder
-	for _, r := range glob {
-		switch r {
-		case '\\', '%', '_':
-			b.WriteByte('\\')
-			b.WriteRune(r)
-		case '*':
-			b.WriteByte('%')
-		default:
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
-}
-
-func likePatterns(globs []string) []string {
-	out := make([]string, 0, len(globs))
-	for _, g := range globs {
-		out = append(out, likePattern(g))
-	}
-	return out
-}
+import (
+	"regexp"
+	"strings"
+)
 
 // globMatch reports whether s matches a '*' wildcard pattern; an empty
 // pattern matches everything.
@@ -51,4 +28,43 @@ func globMatch(pattern, s string) bool {
 		s = s[i+len(p):]
 	}
 	return strings.HasSuffix(s, last)
+}
+
+// matchNothing is an RE2 pattern that matches no string.
+const matchNothing = `[^\s\S]`
+
+// globRegexp turns '*' wildcard patterns into one anchored RE2 pattern
+// that matches a string matching any of them (or nothing for no
+// patterns), for ClickHouse's match(): one constant pattern, compiled
+// once per query.
+func globRegexp(globs []string) string {
+	if len(globs) == 0 {
+		return matchNothing
+	}
+	alts := make([]string, 0, len(globs))
+	for _, g := range globs {
+		alts = append(alts, globBody(g))
+	}
+	return "^(?:" + strings.Join(alts, "|") + ")$"
+}
+
+func globBody(g string) string {
+	parts := strings.Split(g, "*")
+	for i, p := range parts {
+		parts[i] = regexp.QuoteMeta(p)
+	}
+	return strings.Join(parts, ".*")
+}
+
+// flowRegexp is one pattern for declared flows, matched against
+// caller + "\t" + service.
+func flowRegexp(flows []Flow) string {
+	if len(flows) == 0 {
+		return matchNothing
+	}
+	alts := make([]string, 0, len(flows))
+	for _, f := range flows {
+		alts = append(alts, globBody(f.From)+`\t`+globBody(f.To))
+	}
+	return "^(?:" + strings.Join(alts, "|") + ")$"
 }

@@ -6,8 +6,7 @@ FROM access_events
 WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')}
   AND Source IN {sources:Array(String)}
   AND if(PeerSpiffeId != '', PeerSpiffeId, Principal) != ''
-  AND NOT arrayExists((f, t) -> if(PeerSpiffeId != '', PeerSpiffeId, Principal) LIKE f AND ServiceName LIKE t,
-                      {flow_from:Array(String)}, {flow_to:Array(String)})
+  AND NOT match(concat(if(PeerSpiffeId != '', PeerSpiffeId, Principal), '\t', ServiceName), {flows:String})
   AND has({subjects:Array(String)}, subject)
 ORDER BY day, subject, cityHash64(RequestId, TraceId, Timestamp, {seed:UInt64})
 LIMIT {samples:UInt32} BY day, subject

@@ -3,8 +3,8 @@
 -- above its limit is a spike; per day and subject the peak is reported.
 WITH failures AS
 (
-    SELECT multiIf(RequestId != '', RequestId, TraceId != '', concat('trace:', TraceId),
-                   concat('row:', toString(cityHash64(Timestamp, Source, ConnectionId, Path, ClientAddress, ClientPort)))) AS key,
+    SELECT multiIf(RequestId != '', cityHash64('r', RequestId), TraceId != '', cityHash64('t', TraceId),
+                   cityHash64(Timestamp, Source, ConnectionId, Path, ClientAddress, ClientPort)) AS key,
            min(Timestamp) AS ts, anyIf(Principal, Principal != '') AS principal,
            argMin(ClientAddress, Timestamp) AS client, anyIf(ServiceName, ServiceName != '') AS service
     FROM access_events

@@ -2,8 +2,8 @@
 -- principal and per service).
 WITH failures AS
 (
-    SELECT multiIf(RequestId != '', RequestId, TraceId != '', concat('trace:', TraceId),
-                   concat('row:', toString(cityHash64(Timestamp, Source, ConnectionId, Path, ClientAddress, ClientPort)))) AS key,
+    SELECT multiIf(RequestId != '', cityHash64('r', RequestId), TraceId != '', cityHash64('t', TraceId),
+                   cityHash64(Timestamp, Source, ConnectionId, Path, ClientAddress, ClientPort)) AS key,
            min(Timestamp) AS ts, anyIf(Principal, Principal != '') AS principal,
            argMin(ClientAddress, Timestamp) AS client, anyIf(ServiceName, ServiceName != '') AS service,
            any(TraceId) AS trace_id, any(RequestId) AS request_id,

@@ -6,20 +6,21 @@ SELECT day, subject, if(seconds_left < {fail_days:UInt32} * 86400, 'fail', 'warn
                  concat(toString(intDiv(seconds_left, 86400)), ' days left'))) AS detail
 FROM
 (
-    SELECT day, cert, any(subject) AS subject, max(PeerNotAfter) AS not_after, max(ts) AS last_used, count() AS uses,
+    SELECT day, cert, concat(if(any(PeerSubject) != '', any(PeerSubject), any(PeerSpiffeId)), ' (serial ', any(PeerSerial), ')') AS subject,
+           max(PeerNotAfter) AS not_after, max(ts) AS last_used, count() AS uses,
            dateDiff('second', max(ts), max(PeerNotAfter)) AS seconds_left
     FROM
     (
         SELECT toDate(Timestamp, 'UTC') AS day, toDateTime(Timestamp, 'UTC') AS ts, PeerNotAfter,
-               if(PeerFingerprint != '', PeerFingerprint, concat(PeerIssuer, '|', PeerSerial, '|', PeerSubject)) AS cert,
-               concat(if(PeerSubject != '', PeerSubject, PeerSpiffeId), ' (serial ', PeerSerial, ')') AS subject
+               if(PeerFingerprint != '', cityHash64(PeerFingerprint), cityHash64(PeerIssuer, PeerSerial, PeerSubject)) AS cert,
+               PeerSubject, PeerSpiffeId, PeerSerial
         FROM tls_connections
         WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')}
           AND Established AND PeerNotAfter > toDateTime(0, 'UTC')
         UNION ALL
         SELECT toDate(Timestamp, 'UTC') AS day, toDateTime(Timestamp, 'UTC') AS ts, PeerNotAfter,
-               if(PeerFingerprint != '', PeerFingerprint, concat(PeerIssuer, '|', PeerSerial, '|', PeerSubject)) AS cert,
-               concat(if(PeerSubject != '', PeerSubject, PeerSpiffeId), ' (serial ', PeerSerial, ')') AS subject
+               if(PeerFingerprint != '', cityHash64(PeerFingerprint), cityHash64(PeerIssuer, PeerSerial, PeerSubject)) AS cert,
+               PeerSubject, PeerSpiffeId, PeerSerial
         FROM access_events
         WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')}
           AND PeerNotAfter > toDateTime(0, 'UTC')

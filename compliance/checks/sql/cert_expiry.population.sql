@@ -4,13 +4,13 @@ SELECT day, uniqExact(cert) AS population
 FROM
 (
     SELECT toDate(Timestamp, 'UTC') AS day,
-           if(PeerFingerprint != '', PeerFingerprint, concat(PeerIssuer, '|', PeerSerial, '|', PeerSubject)) AS cert
+           if(PeerFingerprint != '', cityHash64(PeerFingerprint), cityHash64(PeerIssuer, PeerSerial, PeerSubject)) AS cert
     FROM tls_connections
     WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')}
       AND Established AND PeerNotAfter > toDateTime(0, 'UTC')
     UNION ALL
     SELECT toDate(Timestamp, 'UTC') AS day,
-           if(PeerFingerprint != '', PeerFingerprint, concat(PeerIssuer, '|', PeerSerial, '|', PeerSubject)) AS cert
+           if(PeerFingerprint != '', cityHash64(PeerFingerprint), cityHash64(PeerIssuer, PeerSerial, PeerSubject)) AS cert
     FROM access_events
     WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')}
       AND PeerNotAfter > toDateTime(0, 'UTC')

@@ -16,7 +16,7 @@ FROM
       AND (
             (Source IN {edge_sources:Array(String)} AND TlsVersion = '' AND Scheme != 'https'
              AND NOT ({allow_redirects:Bool} AND Status IN (301, 302, 307, 308)))
-         OR (arrayExists(p -> ServiceName LIKE p, {internal_services:Array(String)}) AND Status BETWEEN 1 AND 399
+         OR (match(ServiceName, {internal_services:String}) AND Status BETWEEN 1 AND 399
              AND (Source IN {edge_sources:Array(String)}
                   OR ((isIPv4String(ClientAddress) OR isIPv6String(ClientAddress))
                       AND NOT arrayExists(n -> isIPAddressInRange(ClientAddress, n), {internal_networks:Array(String)}))))

@@ -3,6 +3,6 @@
 SELECT toDate(Timestamp, 'UTC') AS day, count() AS population
 FROM access_events
 WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')}
-  AND (Source IN {edge_sources:Array(String)} OR arrayExists(p -> ServiceName LIKE p, {internal_services:Array(String)}))
+  AND (Source IN {edge_sources:Array(String)} OR match(ServiceName, {internal_services:String}))
 GROUP BY day
 ORDER BY day

@@ -3,6 +3,6 @@ SELECT toDate(Timestamp, 'UTC') AS day, uniqExact(ServiceName) AS population
 FROM access_events
 WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')}
   AND Source IN {observed_sources:Array(String)} AND ServiceName != ''
-  AND NOT arrayExists(p -> ServiceName LIKE p, {exclude_services:Array(String)})
+  AND NOT match(ServiceName, {exclude_services:String})
 GROUP BY day
 ORDER BY day

@@ -5,7 +5,7 @@ SELECT toDate(Timestamp, 'UTC') AS day, concat('service ', ServiceName) AS subje
 FROM access_events
 WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')}
   AND Source IN {observed_sources:Array(String)} AND ServiceName != ''
-  AND NOT arrayExists(p -> ServiceName LIKE p, {exclude_services:Array(String)})
+  AND NOT match(ServiceName, {exclude_services:String})
   AND has({subjects:Array(String)}, subject)
 ORDER BY day, subject, cityHash64(RequestId, TraceId, Timestamp, {seed:UInt64})
 LIMIT {samples:UInt32} BY day, subject

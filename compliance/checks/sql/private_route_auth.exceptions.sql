@@ -1,14 +1,15 @@
 -- Requests to non-public routes that no hop authenticated and none denied.
--- Hops of one request are joined by request id, else trace id. Candidates
+-- Hops of one request are joined by request id, else trace id (by their
+-- 64-bit hash, which is what is grouped). Candidates
 -- (a hop without principal and without denial) are found first, so only
 -- their requests are grouped.
 WITH candidates AS
 (
-    SELECT multiIf(RequestId != '', RequestId, TraceId != '', concat('trace:', TraceId),
-                   concat('row:', toString(cityHash64(Timestamp, Source, ConnectionId, Path, ClientAddress, ClientPort)))) AS key
+    SELECT multiIf(RequestId != '', cityHash64('r', RequestId), TraceId != '', cityHash64('t', TraceId),
+                   cityHash64(Timestamp, Source, ConnectionId, Path, ClientAddress, ClientPort)) AS key
     FROM access_events
     WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')}
-      AND NOT arrayExists(p -> Route LIKE p OR Path LIKE p, {public_routes:Array(String)})
+      AND NOT (match(Route, {public_routes:String}) OR match(Path, {public_routes:String}))
       AND NOT (Principal != '' AND PrincipalType != {anonymous:String})
       AND NOT (Decision = {deny:String} OR Status IN (401, 403))
 )
@@ -17,10 +18,10 @@ SELECT day, subject, 'fail' AS severity, count() AS items,
               arrayStringConcat(arraySort(groupUniqArray(toString(status))), ',')) AS detail
 FROM
 (
-    SELECT multiIf(RequestId != '', RequestId, TraceId != '', concat('trace:', TraceId),
-                   concat('row:', toString(cityHash64(Timestamp, Source, ConnectionId, Path, ClientAddress, ClientPort)))) AS key,
+    SELECT multiIf(RequestId != '', cityHash64('r', RequestId), TraceId != '', cityHash64('t', TraceId),
+                   cityHash64(Timestamp, Source, ConnectionId, Path, ClientAddress, ClientPort)) AS key,
            toDate(min(Timestamp), 'UTC') AS day,
-           concat(anyIf(ServiceName, ServiceName != ''), ' ', anyIf(if(Route != '', Route, Path), NOT arrayExists(p -> Route LIKE p OR Path LIKE p, {public_routes:Array(String)}))) AS subject,
+           concat(anyIf(ServiceName, ServiceName != ''), ' ', anyIf(if(Route != '', Route, Path), NOT (match(Route, {public_routes:String}) OR match(Path, {public_routes:String})))) AS subject,
            max(Principal != '' AND PrincipalType != {anonymous:String}) AS authenticated,
            max(Decision = {deny:String} OR Status IN (401, 403)) AS denied,
            max(Status) AS status

@@ -2,6 +2,6 @@
 SELECT toDate(Timestamp, 'UTC') AS day, count() AS population
 FROM access_events
 WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')}
-  AND NOT arrayExists(p -> Route LIKE p OR Path LIKE p, {public_routes:Array(String)})
+  AND NOT (match(Route, {public_routes:String}) OR match(Path, {public_routes:String}))
 GROUP BY day
 ORDER BY day

@@ -6,8 +6,8 @@ SELECT toDate(Timestamp, 'UTC') AS day,
        concat(toString(count()), ' requests not denied; statuses ', arrayStringConcat(arraySort(groupUniqArray(toString(Status))), ',')) AS detail
 FROM access_events
 WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')}
-  AND arrayExists(p -> Route LIKE p OR Path LIKE p, {routes:Array(String)})
+  AND (match(Route, {routes:String}) OR match(Path, {routes:String}))
   AND NOT (Decision = {deny:String} OR Status IN (401, 403))
-  AND NOT (Principal != '' AND arrayExists(p -> Principal LIKE p, {principals:Array(String)}))
+  AND NOT (Principal != '' AND match(Principal, {principals:String}))
 GROUP BY day, subject
 ORDER BY day, subject

@@ -6,9 +6,9 @@ SELECT toDate(Timestamp, 'UTC') AS day,
        concat(Source, ' ', Method, ' ', Path, ', status ', toString(Status), ', decision ', Decision, ', policy ', Policy) AS detail
 FROM access_events
 WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')}
-  AND arrayExists(p -> Route LIKE p OR Path LIKE p, {routes:Array(String)})
+  AND (match(Route, {routes:String}) OR match(Path, {routes:String}))
   AND NOT (Decision = {deny:String} OR Status IN (401, 403))
-  AND NOT (Principal != '' AND arrayExists(p -> Principal LIKE p, {principals:Array(String)}))
+  AND NOT (Principal != '' AND match(Principal, {principals:String}))
   AND has({subjects:Array(String)}, subject)
 ORDER BY day, subject, cityHash64(RequestId, TraceId, Timestamp, {seed:UInt64})
 LIMIT {samples:UInt32} BY day, subject

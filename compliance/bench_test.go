@@ -1,0 +1,93 @@
+package compliance_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/tapline/tapline/compliance"
+	"github.com/tapline/tapline/compliance/compliancetest"
+	"github.com/tapline/tapline/store"
+)
+
+// benchRows is the number of access events (and of spans) the report
+// benchmark stores: TAPLINE_TEST_COMPLIANCE_BENCH_ROWS, default 10M (the
+// target's scale).
+func benchRows(b *testing.B) int {
+	if s := os.Getenv("TAPLINE_TEST_COMPLIANCE_BENCH_ROWS"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n <= 0 {
+			b.Fatalf("TAPLINE_TEST_COMPLIANCE_BENCH_ROWS=%q: want a positive number", s)
+		}
+		return n
+	}
+	return 10_000_000
+}
+
+// BenchmarkReport30Days runs a 30-day SOC 2 report (all 17 checks: the
+// framework uses 16 and the manifest's ledger verification the 17th) over
+// N access events and N spans in chDB, rendering and signing included.
+// Baseline, measured in the same run: one scan of the period's access
+// events and spans (count per day), the least any report must read.
+func BenchmarkReport30Days(b *testing.B) {
+	n := benchRows(b)
+	ctx := context.Background()
+	eng := compliancetest.Engine(b)
+	days := 30
+	from := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -days)
+	to := from.AddDate(0, 0, days)
+	start := time.Now()
+	if err := compliancetest.InsertVolume(ctx, eng, from, days, n); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("stored %d access events and %d spans in %s", n, n, time.Since(start).Round(time.Second))
+	cfg := compliance.Default()
+	cfg.Checks = compliancetest.CheckConfig()
+	cfg = cfg.WithDataDir(b.TempDir())
+
+	scan := func() time.Duration {
+		t0 := time.Now()
+		for _, q := range []string{
+			"SELECT toDate(Timestamp, 'UTC') AS d, count() FROM access_events WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')} GROUP BY d",
+			"SELECT toDate(Timestamp, 'UTC') AS d, count() FROM otel_traces WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')} GROUP BY d",
+		} {
+			rows, err := eng.Query(ctx, q, store.Params{"from": from, "to": to})
+			if err != nil {
+				b.Fatal(err)
+			}
+			for rows.Next() {
+			}
+			if err := rows.Close(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		return time.Since(t0)
+	}
+	var reportTime, scanTime time.Duration
+	b.ResetTimer()
+	for i := range b.N {
+		b.StopTimer()
+		scanTime += scan()
+		out := filepath.Join(b.TempDir(), "r"+strconv.Itoa(i))
+		b.StartTimer()
+		t0 := time.Now()
+		res, err := compliance.Run(ctx, eng, compliance.RunRequest{Framework: "soc2", From: from, To: to, OutDir: out, Config: cfg})
+		reportTime += time.Since(t0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		if i == 0 {
+			for _, c := range res.Report.Checks {
+				b.Logf("check %-20s %-6s population %d", c.ID, c.Result, c.Population)
+			}
+		}
+		b.StartTimer()
+	}
+	b.ReportMetric(reportTime.Seconds()/float64(b.N), "s/report")
+	b.ReportMetric(float64(reportTime)/float64(scanTime), "x-baseline-scan")
+	b.ReportMetric(float64(n), "events")
+}
