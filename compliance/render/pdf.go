@@ -250,6 +250,7 @@ func (p *pdfDoc) row(widths []float64, cells []string, header bool) {
 	}
 	p.f.SetFont("Helvetica", style, 8)
 	p.f.SetTextColor(0, 0, 0)
+	p.f.SetFillColor(230, 230, 230)
 	for i, c := range cells {
 		p.f.CellFormat(widths[i], 5, p.fit(c, widths[i]), "1", 0, "L", header, 0, "")
 	}
