@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/tapline/tapline/store"
 	"github.com/tapline/tapline/store/rowbinary"
@@ -116,7 +117,7 @@ func (e *Engine) PrepareBatch(ctx context.Context, table string, columns []strin
 	if err != nil {
 		return nil, err
 	}
-	return &batch{e: e, table: table, cols: cols, opts: store.ApplyBatchOptions(opts)}, nil
+	return &batch{e: e, table: table, cols: cols, opts: store.ApplyBatchOptions(opts), data: e.buffers.get()}, nil
 }
 
 // codeNoSuchColumn is ClickHouse's NO_SUCH_COLUMN_IN_TABLE.
@@ -150,6 +151,27 @@ func pickColumns(database, table string, all []tableColumn, names []string) ([]t
 		cols = append(cols, all[i])
 	}
 	return cols, nil
+}
+
+// bufferPool keeps the buffers of sent batches for the next ones. A batch
+// of spans is megabytes: growing a new buffer for each batch cost more than
+// encoding the rows.
+type bufferPool struct{ pool sync.Pool }
+
+// maxPooledBuffer is the largest buffer kept for reuse.
+const maxPooledBuffer = 256 << 20
+
+func (p *bufferPool) get() []byte {
+	if b, ok := p.pool.Get().(*[]byte); ok {
+		return (*b)[:0]
+	}
+	return nil
+}
+
+func (p *bufferPool) put(b []byte) {
+	if cap(b) > 0 && cap(b) <= maxPooledBuffer {
+		p.pool.Put(&b)
+	}
 }
 
 // batch collects rows as RowBinary in memory until Send. Append encodes
@@ -189,8 +211,11 @@ func (b *batch) Rows() int { return b.rows }
 
 // Abort drops the batch.
 func (b *batch) Abort() {
-	b.done = true
-	b.data = nil
+	if !b.done {
+		b.done = true
+		b.e.buffers.put(b.data)
+		b.data = nil
+	}
 }
 
 // Send inserts all rows in one INSERT statement. A batch is sent once.
@@ -199,7 +224,10 @@ func (b *batch) Send(ctx context.Context) error {
 		return ErrBatchSent
 	}
 	b.done = true
-	defer func() { b.data = nil }()
+	defer func() {
+		b.e.buffers.put(b.data)
+		b.data = nil
+	}()
 	if b.rows == 0 {
 		return nil
 	}

@@ -68,6 +68,8 @@ type Engine struct {
 
 	columnsMu sync.Mutex
 	columns   map[string][]tableColumn // by table name, see tableColumns
+
+	buffers bufferPool // batch buffers for reuse
 }
 
 var identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)

@@ -1,0 +1,518 @@
+package chdb_test
+
+import (
+	"context"
+	crand "crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/ch-go/proto"
+
+	"github.com/tapline/tapline/store"
+	"github.com/tapline/tapline/store/chdb"
+	"github.com/tapline/tapline/store/chdb/chdbtest"
+	"github.com/tapline/tapline/store/schema"
+)
+
+// Insert benchmarks: realistic spans (10 span attributes, 5 resource
+// attributes, 2 events with attributes, random ids, about 1.1 KB as JSON)
+// into the otel_traces table of Tapline's migrations, in batches of
+// benchBatch rows. Each op inserts one batch per connection; rows/s is the
+// whole step (encoding and insert), and x-json / x-noindex compare with the
+// baseline measured in the same run.
+//
+//	go test -run '^$' -bench . -benchtime 8x ./store/chdb/
+
+const benchBatch = 10_000
+
+// spanColumns are the otel_traces columns a span row fills, in order.
+var spanColumns = []string{
+	"Timestamp", "TraceId", "SpanId", "ParentSpanId", "TraceState", "SpanName", "SpanKind",
+	"ServiceName", "ResourceAttributes", "ScopeName", "ScopeVersion", "SpanAttributes", "Duration",
+	"StatusCode", "StatusMessage", "Events.Timestamp", "Events.Name", "Events.Attributes",
+	"Links.TraceId", "Links.SpanId", "Links.TraceState", "Links.Attributes",
+}
+
+// benchSpan has one field per column, with the column's name in JSON.
+type benchSpan struct {
+	Timestamp          string              `json:"Timestamp"`
+	TraceID            string              `json:"TraceId"`
+	SpanID             string              `json:"SpanId"`
+	ParentSpanID       string              `json:"ParentSpanId"`
+	TraceState         string              `json:"TraceState"`
+	SpanName           string              `json:"SpanName"`
+	SpanKind           string              `json:"SpanKind"`
+	ServiceName        string              `json:"ServiceName"`
+	ResourceAttributes map[string]string   `json:"ResourceAttributes"`
+	ScopeName          string              `json:"ScopeName"`
+	ScopeVersion       string              `json:"ScopeVersion"`
+	SpanAttributes     map[string]string   `json:"SpanAttributes"`
+	Duration           uint64              `json:"Duration"`
+	StatusCode         string              `json:"StatusCode"`
+	StatusMessage      string              `json:"StatusMessage"`
+	EventsTimestamp    []string            `json:"Events.Timestamp"`
+	EventsName         []string            `json:"Events.Name"`
+	EventsAttributes   []map[string]string `json:"Events.Attributes"`
+	LinksTraceID       []string            `json:"Links.TraceId"`
+	LinksSpanID        []string            `json:"Links.SpanId"`
+	LinksTraceState    []string            `json:"Links.TraceState"`
+	LinksAttributes    []map[string]string `json:"Links.Attributes"`
+
+	ts     time.Time
+	events []time.Time
+}
+
+func (s *benchSpan) values() []any {
+	return []any{
+		s.ts, s.TraceID, s.SpanID, s.ParentSpanID, s.TraceState, s.SpanName, s.SpanKind,
+		s.ServiceName, s.ResourceAttributes, s.ScopeName, s.ScopeVersion, s.SpanAttributes, s.Duration,
+		s.StatusCode, s.StatusMessage, s.events, s.EventsName, s.EventsAttributes,
+		s.LinksTraceID, s.LinksSpanID, s.LinksTraceState, s.LinksAttributes,
+	}
+}
+
+var (
+	benchServices = []string{"checkout", "payments", "users", "inventory", "gateway"}
+	benchRoutes   = []string{"/api/v1/users/{id}", "/api/v1/orders", "/api/v1/orders/{id}/items", "/healthz", "/api/v1/cart"}
+	benchMethods  = []string{"GET", "POST", "PUT", "DELETE"}
+)
+
+func randomHex(rng *rand.Rand, n int) string {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(rng.UintN(256))
+	}
+	return hex.EncodeToString(b)
+}
+
+func newBenchSpans(rng *rand.Rand, n int) []benchSpan {
+	base := time.Now().UTC().Truncate(time.Hour)
+	spans := make([]benchSpan, n)
+	for i := range spans {
+		svc := benchServices[rng.IntN(len(benchServices))]
+		route := benchRoutes[rng.IntN(len(benchRoutes))]
+		method := benchMethods[rng.IntN(len(benchMethods))]
+		status := []string{"200", "201", "404", "500"}[rng.IntN(4)]
+		ts := base.Add(time.Duration(rng.Int64N(int64(time.Hour))))
+		dur := uint64(rng.Int64N(int64(500 * time.Millisecond)))
+		s := benchSpan{
+			ts: ts, ParentSpanID: randomHex(rng, 8), SpanName: method + " " + route,
+			SpanKind: "Server", ServiceName: svc, ScopeName: "go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp",
+			ScopeVersion: "0.63.0", Duration: dur, StatusCode: "Unset",
+			ResourceAttributes: map[string]string{
+				"service.name": svc, "service.version": "1." + strconv.Itoa(rng.IntN(20)) + ".0",
+				"host.name": "node-" + strconv.Itoa(rng.IntN(50)), "k8s.pod.name": svc + "-" + randomHex(rng, 5),
+				"telemetry.sdk.language": "go",
+			},
+			SpanAttributes: map[string]string{
+				"http.request.method":       method,
+				"http.route":                route,
+				"url.path":                  strings.ReplaceAll(route, "{id}", strconv.Itoa(rng.IntN(100000))),
+				"http.response.status_code": status,
+				"client.address":            fmt.Sprintf("10.%d.%d.%d", rng.IntN(256), rng.IntN(256), rng.IntN(256)),
+				"server.address":            svc + ".prod.svc.cluster.local",
+				"user_agent.original":       "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36",
+				"tapline.request_id":        randomHex(rng, 16),
+				"tapline.principal":         "spiffe://prod.example.org/ns/shop/sa/" + svc,
+				"network.protocol.version":  "1.1",
+			},
+			EventsName: []string{"request.received", "response.sent"},
+			EventsAttributes: []map[string]string{
+				{"message.type": "RECEIVED", "message.uncompressed_size": strconv.Itoa(rng.IntN(10000))},
+				{"message.type": "SENT", "message.uncompressed_size": strconv.Itoa(rng.IntN(10000))},
+			},
+			events:       []time.Time{ts.Add(time.Microsecond), ts.Add(time.Duration(dur))},
+			LinksTraceID: []string{}, LinksSpanID: []string{}, LinksTraceState: []string{},
+			LinksAttributes: []map[string]string{},
+		}
+		if status == "500" {
+			s.StatusCode, s.StatusMessage = "Error", "upstream connect error or disconnect/reset before headers"
+		}
+		s.Timestamp = ts.Format(store.TimeLayout)
+		s.EventsTimestamp = []string{s.events[0].Format(store.TimeLayout), s.events[1].Format(store.TimeLayout)}
+		spans[i] = s
+	}
+	renewIDs(rng, spans)
+	return spans
+}
+
+// renewIDs gives the spans new trace and span ids, so that no two batches
+// are alike (the tables deduplicate identical insert blocks).
+func renewIDs(rng *rand.Rand, spans []benchSpan) {
+	for i := range spans {
+		spans[i].TraceID, spans[i].SpanID = randomHex(rng, 16), randomHex(rng, 8)
+	}
+}
+
+// inserter inserts one batch of spans into table.
+type inserter func(ctx context.Context, e store.Engine, table string, spans []benchSpan) error
+
+// insertRowBinary is the engine's batch path (RowBinary through a file).
+func insertRowBinary(ctx context.Context, e store.Engine, table string, spans []benchSpan) error {
+	b, err := e.PrepareBatch(ctx, table, spanColumns)
+	if err != nil {
+		return err
+	}
+	for i := range spans {
+		if err := b.Append(spans[i].values()...); err != nil {
+			return err
+		}
+	}
+	return b.Send(ctx)
+}
+
+// encodeRowBinary is insertRowBinary without the insert.
+func encodeRowBinary(ctx context.Context, e store.Engine, table string, spans []benchSpan) error {
+	b, err := e.PrepareBatch(ctx, table, spanColumns)
+	if err != nil {
+		return err
+	}
+	defer b.Abort()
+	for i := range spans {
+		if err := b.Append(spans[i].values()...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// insertNative encodes the spans as a Native block (columnar) and inserts
+// it from a file in the engine's data directory, the way the engine inserts
+// RowBinary.
+func insertNative(ctx context.Context, e store.Engine, table string, spans []benchSpan) error {
+	data, err := encodeNative(spans)
+	if err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(e.(*chdb.Engine).Path(), "bench-*.native")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	cols := "`" + strings.Join(spanColumns, "`, `") + "`"
+	return e.Exec(ctx, "INSERT INTO "+table+" ("+cols+") SELECT * FROM file({path:String}, 'Native')",
+		store.Params{"path": f.Name()})
+}
+
+// lcStr and lcMap are columns of LowCardinality(String) and
+// Map(LowCardinality(String), String).
+func lcStr() *proto.ColLowCardinality[string] {
+	return proto.NewLowCardinality[string](new(proto.ColStr))
+}
+func lcMap() *proto.ColMap[string, string] {
+	return proto.NewMap[string, string](lcStr(), new(proto.ColStr))
+}
+
+// encodeNative encodes spans as one Native block with ch-go's column
+// encoders.
+func encodeNative(spans []benchSpan) ([]byte, error) {
+	ts := new(proto.ColDateTime64).WithPrecision(proto.PrecisionNano)
+	traceID, spanID, parent, state := new(proto.ColStr), new(proto.ColStr), new(proto.ColStr), new(proto.ColStr)
+	name, kind, svc := lcStr(), lcStr(), lcStr()
+	res := lcMap()
+	scope, scopeV := new(proto.ColStr), new(proto.ColStr)
+	attrs := lcMap()
+	dur := new(proto.ColUInt64)
+	code := lcStr()
+	msg := new(proto.ColStr)
+	evTS := proto.NewArray[time.Time](new(proto.ColDateTime64).WithPrecision(proto.PrecisionNano))
+	evName := proto.NewArray[string](lcStr())
+	evAttr := proto.NewArray[map[string]string](lcMap())
+	lTrace, lSpan, lState := proto.NewArray[string](new(proto.ColStr)), proto.NewArray[string](new(proto.ColStr)), proto.NewArray[string](new(proto.ColStr))
+	lAttr := proto.NewArray[map[string]string](lcMap())
+	for i := range spans {
+		s := &spans[i]
+		ts.Append(s.ts)
+		traceID.Append(s.TraceID)
+		spanID.Append(s.SpanID)
+		parent.Append(s.ParentSpanID)
+		state.Append(s.TraceState)
+		name.Append(s.SpanName)
+		kind.Append(s.SpanKind)
+		svc.Append(s.ServiceName)
+		res.Append(s.ResourceAttributes)
+		scope.Append(s.ScopeName)
+		scopeV.Append(s.ScopeVersion)
+		attrs.Append(s.SpanAttributes)
+		dur.Append(s.Duration)
+		code.Append(s.StatusCode)
+		msg.Append(s.StatusMessage)
+		evTS.Append(s.events)
+		evName.Append(s.EventsName)
+		evAttr.Append(s.EventsAttributes)
+		lTrace.Append(s.LinksTraceID)
+		lSpan.Append(s.LinksSpanID)
+		lState.Append(s.LinksTraceState)
+		lAttr.Append(s.LinksAttributes)
+	}
+	cols := []proto.ColInput{ts, traceID, spanID, parent, state, name, kind, svc, res, scope, scopeV, attrs, dur, code, msg, evTS, evName, evAttr, lTrace, lSpan, lState, lAttr}
+	var input proto.Input
+	for i, c := range cols {
+		input = append(input, proto.InputColumn{Name: spanColumns[i], Data: c})
+	}
+	var buf proto.Buffer
+	// Version 0: the plain Native format, no protocol block info.
+	if err := (proto.Block{Columns: len(input), Rows: len(spans)}).EncodeRawBlock(&buf, 0, input); err != nil {
+		return nil, err
+	}
+	return buf.Buf, nil
+}
+
+// insertJSONEachRow sends the rows as JSON in the query text, the
+// baseline: text formats never contain the "\n\n" that ends inline data.
+func insertJSONEachRow(ctx context.Context, e store.Engine, table string, spans []benchSpan) error {
+	var q strings.Builder
+	q.WriteString("INSERT INTO " + table + " FORMAT JSONEachRow\n")
+	enc := json.NewEncoder(&q)
+	for i := range spans {
+		if err := enc.Encode(&spans[i]); err != nil {
+			return err
+		}
+	}
+	return e.Exec(ctx, q.String(), nil)
+}
+
+// openBenchEngine opens an engine with Tapline's schema applied, forcing
+// the given skip-index layout (schema.IndexesText or IndexesBloom).
+func openBenchEngine(b testing.TB, indexes string) store.Engine {
+	e := chdbtest.Open(b, func(o *chdb.Options) { o.Conns = 4 })
+	opts := schema.DefaultOptions()
+	opts.Database, opts.Indexes = "", indexes
+	if _, err := schema.Migrate(b.Context(), e, opts); err != nil {
+		b.Fatal(err)
+	}
+	return e
+}
+
+// benchInsert runs insert on conns goroutines at once, one batch each per
+// op, reports rows/s and, if baseline is set, the ratio to it under
+// ratioName. It returns rows/s.
+func benchInsert(b *testing.B, e store.Engine, newTable tableSetup, conns int, insert inserter, baseline float64, ratioName string) float64 {
+	table := newTable(b)
+	rng := rand.New(rand.NewPCG(1, uint64(conns)))
+	batches := make([][]benchSpan, conns)
+	for i := range batches {
+		batches[i] = newBenchSpans(rng, benchBatch)
+	}
+	var cpu time.Duration
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		for _, spans := range batches {
+			renewIDs(rng, spans)
+		}
+		cpuStart := processCPU(b)
+		b.StartTimer()
+		var wg sync.WaitGroup
+		errs := make([]error, conns)
+		for i := range conns {
+			wg.Go(func() { errs[i] = insert(b.Context(), e, table, batches[i]) })
+		}
+		wg.Wait()
+		b.StopTimer()
+		cpu += processCPU(b) - cpuStart
+		b.StartTimer()
+		for _, err := range errs {
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	rows := float64(b.N * conns * benchBatch)
+	rate := rows / b.Elapsed().Seconds()
+	b.ReportMetric(rate, "rows/s")
+	// CPU time of the whole process (Go and ClickHouse threads): the figure
+	// to compare when other work shares the machine.
+	b.ReportMetric(rows/cpu.Seconds(), "rows/cpu-s")
+	b.ReportMetric(0, "ns/op") // an op is a batch; rows/s is the figure
+	if baseline > 0 {
+		b.ReportMetric(rate/baseline, ratioName)
+	}
+	return rate
+}
+
+// tableSetup returns the table a benchmark run inserts into, empty.
+type tableSetup func(b *testing.B) string
+
+// freshCopy returns a setup that creates an empty copy of otel_traces
+// (without its materialized view) for each run, with the named indexes
+// dropped, and drops it after the run, so that no run pays for the merges
+// of another.
+func freshCopy(e store.Engine, dropIndexes ...string) tableSetup {
+	return func(b *testing.B) string {
+		suffix := make([]byte, 4)
+		_, _ = crand.Read(suffix)
+		name := "bench_" + hex.EncodeToString(suffix)
+		exec(b, e, "CREATE TABLE "+name+" AS otel_traces")
+		b.Cleanup(func() { _ = e.Exec(context.Background(), "DROP TABLE IF EXISTS "+name, nil) })
+		for _, idx := range dropIndexes {
+			exec(b, e, "ALTER TABLE "+name+" DROP INDEX "+idx)
+		}
+		return name
+	}
+}
+
+// freshNull returns a setup for a Null-engine copy of otel_traces: the
+// insert parses the data and stores nothing.
+func freshNull(e store.Engine) tableSetup {
+	return func(b *testing.B) string {
+		exec(b, e, "CREATE TABLE IF NOT EXISTS null_traces AS otel_traces ENGINE = Null")
+		return "null_traces"
+	}
+}
+
+// migrated returns a setup for otel_traces itself, as migrated (with the
+// trace-id materialized view), emptied before each run.
+func migrated(e store.Engine) tableSetup {
+	return func(b *testing.B) string {
+		exec(b, e, "TRUNCATE TABLE otel_traces")
+		exec(b, e, "TRUNCATE TABLE otel_traces_trace_id_ts")
+		return "otel_traces"
+	}
+}
+
+// BenchmarkInsertFormats compares the insert formats, and one against two
+// connections inserting at once, into otel_traces as migrated (text skip
+// indexes, trace-id materialized view) and into a copy without skip indexes
+// or view ("plain"). A Null table (parsing only, nothing stored) and
+// encoding alone show where the time goes.
+func BenchmarkInsertFormats(b *testing.B) {
+	chdbtest.RequireLibrary(b)
+	e := openBenchEngine(b, schema.IndexesText)
+	tables := []struct {
+		name  string
+		setup tableSetup
+	}{
+		{"otel_traces", migrated(e)},
+		{"plain", freshCopy(e, tableIndexes(b, e, "otel_traces")...)},
+		{"null", freshNull(e)},
+	}
+	formats := []struct {
+		name   string
+		insert inserter
+	}{
+		{"JSONEachRow", insertJSONEachRow},
+		{"RowBinary", insertRowBinary},
+		{"Native", insertNative},
+	}
+	var baseline float64 // JSONEachRow, one connection, into otel_traces
+	for _, table := range tables {
+		for _, conns := range []int{1, 2} {
+			if table.name == "null" && conns == 2 {
+				continue
+			}
+			for _, f := range formats {
+				isBaseline := table.name == "otel_traces" && conns == 1 && f.name == "JSONEachRow"
+				b.Run(fmt.Sprintf("table=%s/format=%s/conns=%d", table.name, f.name, conns), func(b *testing.B) {
+					if isBaseline {
+						// The last run of this sub-benchmark sets the baseline.
+						baseline = benchInsert(b, e, table.setup, conns, f.insert, 0, "")
+						return
+					}
+					benchInsert(b, e, table.setup, conns, f.insert, baseline, "x-json")
+				})
+			}
+		}
+	}
+	b.Run("encode-only/format=RowBinary", func(b *testing.B) {
+		benchInsert(b, e, migrated(e), 1, encodeRowBinary, baseline, "x-json")
+	})
+	b.Run("encode-only/format=Native", func(b *testing.B) {
+		benchInsert(b, e, migrated(e), 1, func(_ context.Context, _ store.Engine, _ string, spans []benchSpan) error {
+			_, err := encodeNative(spans)
+			return err
+		}, baseline, "x-json")
+	})
+}
+
+// BenchmarkInsertSkipIndexes measures what each skip index of otel_traces
+// costs at insert: empty copies of the table without any index (the
+// baseline), with all, and with one only; for the text-index layout (chDB's)
+// and the bloom-filter layout (older servers); plus otel_traces as migrated,
+// whose trace-id materialized view also runs. RowBinary, one connection.
+func BenchmarkInsertSkipIndexes(b *testing.B) {
+	chdbtest.RequireLibrary(b)
+	for _, layout := range []string{schema.IndexesText, schema.IndexesBloom} {
+		e := openBenchEngine(b, layout)
+		indexes := tableIndexes(b, e, "otel_traces")
+		var baseline float64
+		b.Run("layout="+layout+"/indexes=none", func(b *testing.B) {
+			baseline = benchInsert(b, e, freshCopy(e, indexes...), 1, insertRowBinary, 0, "")
+		})
+		b.Run("layout="+layout+"/indexes=all", func(b *testing.B) {
+			benchInsert(b, e, freshCopy(e), 1, insertRowBinary, baseline, "x-noindex")
+		})
+		if layout == schema.IndexesText {
+			b.Run("layout="+layout+"/indexes=all+trace_id_mv", func(b *testing.B) {
+				benchInsert(b, e, migrated(e), 1, insertRowBinary, baseline, "x-noindex")
+			})
+		}
+		for _, idx := range indexes {
+			var others []string
+			for _, o := range indexes {
+				if o != idx {
+					others = append(others, o)
+				}
+			}
+			b.Run("layout="+layout+"/indexes=only_"+idx, func(b *testing.B) {
+				benchInsert(b, e, freshCopy(e, others...), 1, insertRowBinary, baseline, "x-noindex")
+			})
+		}
+	}
+}
+
+// processCPU is the user and system CPU time this process has used so far,
+// its Go and ClickHouse threads together.
+func processCPU(b testing.TB) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func exec(b *testing.B, e store.Engine, query string) {
+	b.Helper()
+	if err := e.Exec(b.Context(), query, nil); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// tableIndexes lists a table's skip indexes.
+func tableIndexes(b *testing.B, e store.Engine, table string) []string {
+	rows, err := e.Query(b.Context(),
+		"SELECT name FROM system.data_skipping_indices WHERE database = currentDatabase() AND table = {t:String}",
+		store.Params{"t": table})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			b.Fatal(err)
+		}
+		names = append(names, n)
+	}
+	if err := rows.Err(); err != nil {
+		b.Fatal(err)
+	}
+	return names
+}
