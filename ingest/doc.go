@@ -22,6 +22,13 @@
 //     table;
 //  4. acknowledges the messages.
 //
+// Two goroutines share the work: one fetches, decodes, maps and encodes the
+// next batch while the other writes and acknowledges the batch before it,
+// so decoding overlaps the insert. Batches are written and acknowledged in
+// the order they were fetched. Spans are read straight from the protobuf
+// wire format (otlprow.Rows.AppendTracesProto); pdata decodes the rest and
+// anything that path leaves to it.
+//
 // While ClickHouse or NATS fail, it retries with capped exponential backoff
 // and sends in-progress acknowledgements, so JetStream keeps the messages
 // for it instead of delivering them to someone else; the lag shows in
@@ -80,6 +87,14 @@
 // deleted and re-created while ingest runs (between two reads of its
 // creation time, every lag_interval) makes messages come back as
 // first deliveries. VerifyLedger reports both as duplicate sequences.
+//
+// Writing the ledger row first has one consequence for readers: while a
+// batch's inserts keep failing (a table detached, a disk full), its ledger
+// row already names rows that are not stored yet. Its messages stay
+// unacknowledged meanwhile (tapline_ingest_consumer_ack_pending,
+// insert_errors_total), and they are stored, under the same tokens, as soon
+// as the insert succeeds, by this process or by whichever process receives
+// them next.
 //
 // # The ledger chain
 //
