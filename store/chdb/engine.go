@@ -132,7 +132,10 @@ func Open(ctx context.Context, opts Options) (*Engine, error) {
 		e.readers <- struct{}{}
 	}
 	if err := e.connectAll(opts.Conns); err != nil {
-		return nil, errors.Join(err, e.Close())
+		e.mu.Lock()
+		e.shutdown()
+		e.mu.Unlock()
+		return nil, err
 	}
 	removeStaleInsertFiles(tmpDir)
 	e.log.Info("chdb engine open", "path", path, "database", e.database, "conns", opts.Conns)
@@ -258,6 +261,14 @@ func (e *Engine) Close() error {
 	if e.closed {
 		return nil
 	}
+	e.shutdown()
+	e.log.Info("chdb engine closed", "path", e.path, "database", e.database)
+	return nil
+}
+
+// shutdown marks the engine closed and closes the idle connections; e.mu
+// is held.
+func (e *Engine) shutdown() {
 	e.closed = true
 	close(e.done)
 	for {
@@ -265,8 +276,7 @@ func (e *Engine) Close() error {
 		case c := <-e.idle:
 			c.close()
 		default:
-			e.log.Info("chdb engine closed", "path", e.path, "database", e.database)
-			return nil
+			return
 		}
 	}
 }
