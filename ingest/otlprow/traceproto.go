@@ -53,13 +53,26 @@ type field struct {
 	rest []byte
 }
 
-func next(b []byte) (field, error) {
-	num, typ, n := protowire.ConsumeTag(b)
-	if n < 0 {
-		return field{}, ErrNotDirect
+// read reads the field at the start of b into f and reports whether b held
+// a well-formed field. (Filling the caller's field, rather than returning
+// one, keeps this hot loop free of copies.)
+func (f *field) read(b []byte) bool {
+	var tag uint64
+	if len(b) > 0 && b[0] < 0x80 {
+		tag, b = uint64(b[0]), b[1:]
+	} else {
+		v, n := protowire.ConsumeVarint(b)
+		if n < 0 {
+			return false
+		}
+		tag, b = v, b[n:]
 	}
-	b = b[n:]
-	f := field{num: num, typ: typ}
+	num, typ := protowire.Number(tag>>3), protowire.Type(tag&7)
+	if num < protowire.MinValidNumber || num > protowire.MaxValidNumber {
+		return false
+	}
+	f.num, f.typ = num, typ
+	var n int
 	switch typ {
 	case protowire.VarintType:
 		f.x, n = protowire.ConsumeVarint(b)
@@ -70,15 +83,25 @@ func next(b []byte) (field, error) {
 		x, n = protowire.ConsumeFixed32(b)
 		f.x = uint64(x)
 	case protowire.BytesType:
-		f.v, n = protowire.ConsumeBytes(b)
+		var l uint64
+		if len(b) > 0 && b[0] < 0x80 {
+			l, n = uint64(b[0]), 1
+		} else if l, n = protowire.ConsumeVarint(b); n < 0 {
+			return false
+		}
+		if l > uint64(len(b)-n) {
+			return false
+		}
+		f.v = b[n : n+int(l) : n+int(l)]
+		n += int(l)
 	default: // groups: left to pdata
-		return field{}, ErrNotDirect
+		return false
 	}
 	if n < 0 {
-		return field{}, ErrNotDirect
+		return false
 	}
 	f.rest = b[n:]
-	return f, nil
+	return true
 }
 
 // want checks a known field's wire type, as pdata does.
@@ -98,10 +121,10 @@ func str(b []byte) string {
 }
 
 func (r *Rows) tracesRequest(b []byte) error {
+	var f field
 	for len(b) > 0 {
-		f, err := next(b)
-		if err != nil {
-			return err
+		if !f.read(b) {
+			return ErrNotDirect
 		}
 		b = f.rest
 		if f.num == 1 {
@@ -118,10 +141,10 @@ func (r *Rows) tracesRequest(b []byte) error {
 
 func (r *Rows) resourceSpans(b []byte) error {
 	var resources, scopes [][]byte
+	var f field
 	for len(b) > 0 {
-		f, err := next(b)
-		if err != nil {
-			return err
+		if !f.read(b) {
+			return ErrNotDirect
 		}
 		b = f.rest
 		switch f.num {
@@ -147,10 +170,10 @@ func (r *Rows) resourceSpans(b []byte) error {
 		haveService bool
 	)
 	for _, res := range resources {
+		var f field
 		for len(res) > 0 {
-			f, err := next(res)
-			if err != nil {
-				return err
+			if !f.read(res) {
+				return ErrNotDirect
 			}
 			res = f.rest
 			switch f.num {
@@ -203,10 +226,10 @@ func (r *Rows) scopeSpans(b []byte, service string, resMap map[string]string) er
 		scopes, spans     [][]byte
 		scopeName, scopeV string
 	)
+	var f field
 	for len(b) > 0 {
-		f, err := next(b)
-		if err != nil {
-			return err
+		if !f.read(b) {
+			return ErrNotDirect
 		}
 		b = f.rest
 		switch f.num {
@@ -223,10 +246,10 @@ func (r *Rows) scopeSpans(b []byte, service string, resMap map[string]string) er
 		}
 	}
 	for _, s := range scopes {
+		var f field
 		for len(s) > 0 {
-			f, err := next(s)
-			if err != nil {
-				return err
+			if !f.read(s) {
+				return ErrNotDirect
 			}
 			s = f.rest
 			switch f.num {
@@ -300,11 +323,12 @@ func (r *Rows) span(b []byte, service string, resMap map[string]string, scopeNam
 		traceState, name, message string
 		kind, code                int32
 		start, end                uint64
+		err                       error
 	)
+	var f field
 	for len(b) > 0 {
-		f, err := next(b)
-		if err != nil {
-			return err
+		if !f.read(b) {
+			return ErrNotDirect
 		}
 		b = f.rest
 		switch f.num {
@@ -376,10 +400,10 @@ func (r *Rows) span(b []byte, service string, resMap map[string]string, scopeNam
 			row.LinkTraceStates = append(row.LinkTraceStates, ts)
 			nLinks++
 		case 15:
+			var g field
 			for s := f.v; len(s) > 0; {
-				g, err := next(s)
-				if err != nil {
-					return err
+				if !g.read(s) {
+					return ErrNotDirect
 				}
 				s = g.rest
 				switch g.num {
@@ -429,10 +453,10 @@ func spanEvent(b []byte, attrs map[string]string) (uint64, string, error) {
 		t    uint64
 		name string
 	)
+	var f field
 	for len(b) > 0 {
-		f, err := next(b)
-		if err != nil {
-			return 0, "", err
+		if !f.read(b) {
+			return 0, "", ErrNotDirect
 		}
 		b = f.rest
 		switch f.num {
@@ -466,10 +490,10 @@ func spanEvent(b []byte, attrs map[string]string) (uint64, string, error) {
 
 func spanLink(b []byte, attrs map[string]string) (traceID, spanID, state string, err error) {
 	var tid, sid []byte
+	var f field
 	for len(b) > 0 {
-		f, err := next(b)
-		if err != nil {
-			return "", "", "", err
+		if !f.read(b) {
+			return "", "", "", ErrNotDirect
 		}
 		b = f.rest
 		switch f.num {
@@ -514,10 +538,10 @@ func keyValue(b []byte) (string, string, error) {
 		key string
 		val anyValue
 	)
+	var f field
 	for len(b) > 0 {
-		f, err := next(b)
-		if err != nil {
-			return "", "", err
+		if !f.read(b) {
+			return "", "", ErrNotDirect
 		}
 		b = f.rest
 		switch f.num {
@@ -564,10 +588,10 @@ type anyValue struct {
 }
 
 func (a *anyValue) merge(b []byte) error {
+	var f field
 	for len(b) > 0 {
-		f, err := next(b)
-		if err != nil {
-			return err
+		if !f.read(b) {
+			return ErrNotDirect
 		}
 		b = f.rest
 		switch f.num {
@@ -620,10 +644,10 @@ func (a *anyValue) String() (string, error) {
 
 // fillValue sets v from an AnyValue's bytes, merging occurrences as pdata does.
 func fillValue(b []byte, v pcommon.Value, depth int) error {
+	var f field
 	for len(b) > 0 {
-		f, err := next(b)
-		if err != nil {
-			return err
+		if !f.read(b) {
+			return ErrNotDirect
 		}
 		b = f.rest
 		switch f.num {
@@ -680,10 +704,10 @@ func fillComplex(kind int, b []byte, v pcommon.Value, depth int) error {
 	} else {
 		m = v.SetEmptyMap()
 	}
+	var f field
 	for len(b) > 0 {
-		f, err := next(b)
-		if err != nil {
-			return err
+		if !f.read(b) {
+			return ErrNotDirect
 		}
 		b = f.rest
 		if f.num != 1 {
@@ -711,10 +735,10 @@ func fillKeyValue(b []byte, m pcommon.Map, depth int) error {
 		key    string
 		values [][]byte
 	)
+	var f field
 	for len(b) > 0 {
-		f, err := next(b)
-		if err != nil {
-			return err
+		if !f.read(b) {
+			return ErrNotDirect
 		}
 		b = f.rest
 		switch f.num {
