@@ -58,7 +58,7 @@ func BenchmarkDecodeMap(b *testing.B) {
 			runtime.GC() // charge the garbage made here to this run
 			spans := float64(b.N * n)
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/spans, "ns/span")
-			b.ReportMetric(float64((cpuTime() - cpu).Nanoseconds())/spans, "cpu_ns/span")
+			b.ReportMetric(float64((cpuTime()-cpu).Nanoseconds())/spans, "cpu_ns/span")
 		})
 	}
 }
