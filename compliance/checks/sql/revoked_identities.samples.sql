@@ -20,7 +20,9 @@ FROM
            arrayJoin(arrayDistinct(arrayFilter(x -> x != '', [Principal, PeerSpiffeId, PeerSerial, PeerFingerprint, JwtSubject]))) AS ident
     FROM access_events
     WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')}
-      AND hasAny([Principal, PeerSpiffeId, PeerSerial, PeerFingerprint, JwtSubject], (SELECT groupArray(Identity) FROM revoked))
+      AND (Principal IN (SELECT Identity FROM revoked) OR PeerSpiffeId IN (SELECT Identity FROM revoked)
+           OR PeerSerial IN (SELECT Identity FROM revoked) OR PeerFingerprint IN (SELECT Identity FROM revoked)
+           OR JwtSubject IN (SELECT Identity FROM revoked))
 ) AS a
 INNER JOIN revoked AS r ON a.ident = r.Identity
 WHERE a.Timestamp >= r.FirstRevokedAt
