@@ -89,7 +89,7 @@ func TestOSCALShape(t *testing.T) {
 			Results []struct {
 				Findings []struct {
 					Target struct {
-						TargetID string `json:"target-id"`
+						TargetID string                 `json:"target-id"`
 						Status   struct{ State string } `json:"status"`
 					} `json:"target"`
 				} `json:"findings"`
