@@ -90,6 +90,8 @@ func fmtDur(d time.Duration) string {
 	switch {
 	case d < 0:
 		return "—"
+	case d == 0:
+		return "0"
 	case d < time.Microsecond:
 		return strconv.FormatInt(int64(d), 10) + "ns"
 	case d < time.Millisecond:
@@ -98,8 +100,12 @@ func fmtDur(d time.Duration) string {
 		return trimFloat(float64(d)/1e6) + "ms"
 	case d < time.Minute:
 		return trimFloat(float64(d)/1e9) + "s"
+	case d < time.Hour:
+		return d.Round(time.Second).String()
+	case d < 48*time.Hour:
+		return d.Round(time.Minute).String()
 	}
-	return d.Round(time.Second).String()
+	return strconv.FormatInt(int64(d/(24*time.Hour)), 10) + " days"
 }
 
 func trimFloat(f float64) string {
