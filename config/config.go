@@ -16,6 +16,7 @@ import (
 	"github.com/tapline/tapline/config/configtype"
 	"github.com/tapline/tapline/proxy"
 	"github.com/tapline/tapline/query"
+	"github.com/tapline/tapline/ui"
 )
 
 // Config is the whole configuration of a tapline process. Each field is a
@@ -43,6 +44,8 @@ type Config struct {
 	// Proxy is the mTLS reverse-proxy tap: listeners, upstreams, routes
 	// with their policies, identity sources and the event buffer.
 	Proxy proxy.Config `yaml:"proxy"`
+	// UI is the web UI on the HTTP listener: sessions and single sign-on.
+	UI ui.Config `yaml:"ui"`
 }
 
 // DefaultDataDir is where data lives when data_dir is not set.
@@ -61,6 +64,7 @@ func Default() Config {
 		Collector:  collector.Default(),
 		Compliance: compliance.Default(),
 		Proxy:      proxy.Default(),
+		UI:         ui.Default(),
 	}
 }
 
@@ -85,6 +89,7 @@ func (c Config) sections() []struct {
 		{"collector", c.Collector},
 		{"compliance", c.Compliance},
 		{"proxy", c.Proxy},
+		{"ui", c.UI},
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/tapline/tapline/proxy"
 	"github.com/tapline/tapline/query"
 	"github.com/tapline/tapline/store/schema"
+	"github.com/tapline/tapline/ui"
 )
 
 func fullConfig() config.Config {
@@ -66,6 +67,7 @@ func fullConfig() config.Config {
 		Collector:  collector.Default(),
 		Compliance: compliance.Default(),
 		Proxy:      proxy.Default(),
+		UI:         ui.Default(),
 	}
 }
 

@@ -47,7 +47,7 @@ API access events are written to the store directly.`,
 				p.addBus()
 			}
 			p.addStore()
-			p.addQuery()
+			p.addUI(p.addQuery(), a.version)
 			return p.svc.Run(cmd.Context())
 		},
 	}

@@ -34,6 +34,7 @@ cleanly; data is kept and the next run continues from it.`,
 			p.addBus()
 			p.addStore()
 			p.addCollector(a.version, nil)
+			p.addUI(p.addQuery(), a.version)
 			p.addCompliance(a.version)
 			// Later parts plug in here, in start order: ingest (bus →
 			// store), the query API and the UI (mounted with p.svc.Handle).
