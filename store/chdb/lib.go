@@ -46,7 +46,6 @@ type library struct {
 	connect                  func(argc int32, argv []*byte) *uintptr
 	closeConn                func(conn *uintptr)
 
-	queryN func(conn uintptr, query *byte, queryLen uintptr, format *byte, formatLen uintptr) uintptr
 	// queryWithParamsN binds {name:Type} placeholders; values are TSV-escaped text.
 	queryWithParamsN func(conn uintptr, query *byte, queryLen uintptr, format *byte, formatLen uintptr,
 		names []*byte, nameLens []uintptr, values []*byte, valueLens []uintptr, count uintptr) uintptr
@@ -58,7 +57,6 @@ type library struct {
 	resultBuffer       func(result uintptr) *byte
 	resultLength       func(result uintptr) uintptr
 	resultError        func(result uintptr) string
-	resultRowsWritten  func(result uintptr) uint64
 	destroyQueryResult func(result uintptr)
 }
 
@@ -84,7 +82,6 @@ func loadLibrary(path string) (*library, error) {
 		{&lib.setSignalHandlersEnabled, "chdb_set_signal_handlers_enabled"},
 		{&lib.connect, "chdb_connect"},
 		{&lib.closeConn, "chdb_close_conn"},
-		{&lib.queryN, "chdb_query_n"},
 		{&lib.queryWithParamsN, "chdb_query_with_params_n"},
 		{&lib.streamQueryWithParamsN, "chdb_stream_query_with_params_n"},
 		{&lib.streamFetchResult, "chdb_stream_fetch_result"},
@@ -92,7 +89,6 @@ func loadLibrary(path string) (*library, error) {
 		{&lib.resultBuffer, "chdb_result_buffer"},
 		{&lib.resultLength, "chdb_result_length"},
 		{&lib.resultError, "chdb_result_error"},
-		{&lib.resultRowsWritten, "chdb_result_rows_written"},
 		{&lib.destroyQueryResult, "chdb_destroy_query_result"},
 	}
 	for _, f := range funcs {
