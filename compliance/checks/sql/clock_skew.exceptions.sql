@@ -32,12 +32,12 @@ SELECT toDate(root_ts, 'UTC') AS day, concat('span before root: ', child_service
        concat(toString(count()), ' traces; worst ', toString(max(dateDiff('millisecond', child_ts, root_ts))), ' ms before the root span') AS detail
 FROM
 (
-    SELECT TraceId, anyIf(Timestamp, ParentSpanId = '') AS root_ts, anyIf(ServiceName, ParentSpanId = '') AS root_service,
+    SELECT cityHash64(TraceId) AS trace, anyIf(Timestamp, ParentSpanId = '') AS root_ts, anyIf(ServiceName, ParentSpanId = '') AS root_service,
            minIf(Timestamp, ParentSpanId != '') AS child_ts, argMinIf(ServiceName, Timestamp, ParentSpanId != '') AS child_service,
            countIf(ParentSpanId = '') AS roots, countIf(ParentSpanId != '') AS children
     FROM otel_traces
     WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')}
-    GROUP BY TraceId
+    GROUP BY trace
 )
 WHERE roots = 1 AND children > 0 AND dateDiff('millisecond', child_ts, root_ts) > {max_span_skew_ms:Int64}
 GROUP BY day, subject

@@ -1,27 +1,16 @@
 -- Hops of unauthenticated requests to non-public routes, up to {samples}
 -- requests per day and subject (the requests of the exceptions query).
-WITH
-    candidates AS
-    (
-        SELECT multiIf(RequestId != '', cityHash64('r', RequestId), TraceId != '', cityHash64('t', TraceId),
-                       cityHash64(Timestamp, Source, ConnectionId, Path, ClientAddress, ClientPort)) AS key
-        FROM access_events
-        WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')}
-          AND NOT (match(Route, {public_routes:String}) OR match(Path, {public_routes:String}))
-          AND NOT (Principal != '' AND PrincipalType != {anonymous:String})
-          AND NOT (Decision = {deny:String} OR Status IN (401, 403))
-    ),
-    unauthenticated AS
-    (
-        SELECT multiIf(RequestId != '', cityHash64('r', RequestId), TraceId != '', cityHash64('t', TraceId),
-                       cityHash64(Timestamp, Source, ConnectionId, Path, ClientAddress, ClientPort)) AS key
-        FROM access_events
-        WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')}
-          AND key IN (SELECT key FROM candidates)
-        GROUP BY key
-        HAVING max(Principal != '' AND PrincipalType != {anonymous:String}) = 0
-           AND max(Decision = {deny:String} OR Status IN (401, 403)) = 0
-    )
+WITH unauthenticated AS
+(
+    SELECT multiIf(RequestId != '', cityHash64('r', RequestId), TraceId != '', cityHash64('t', TraceId),
+                   cityHash64(Timestamp, Source, ConnectionId, Path, ClientAddress, ClientPort)) AS key
+    FROM access_events
+    WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')}
+    GROUP BY key
+    HAVING max(NOT (match(Route, {public_routes:String}) OR match(Path, {public_routes:String}))) = 1
+       AND max(Principal != '' AND PrincipalType != {anonymous:String}) = 0
+       AND max(Decision = {deny:String} OR Status IN (401, 403)) = 0
+)
 SELECT toDate(min(Timestamp), 'UTC') AS day,
        concat(anyIf(ServiceName, ServiceName != ''), ' ',
               anyIf(if(Route != '', Route, Path), NOT (match(Route, {public_routes:String}) OR match(Path, {public_routes:String})))) AS subject,
