@@ -49,9 +49,9 @@ func TestIntoClickHouse(t *testing.T) {
 	ctx := context.Background()
 	var (
 		source, principal, ptype, spiffe, fingerprint, decision, policyName, reason, connID, traceID, spanID, tlsVersion string
-		status                                                                                                          uint16
-		mtls                                                                                                            bool
-		notAfter                                                                                                        time.Time
+		status                                                                                                           uint16
+		mtls                                                                                                             bool
+		notAfter                                                                                                         time.Time
 	)
 	require.Eventually(t, func() bool {
 		rows, err := eng.Query(ctx, `SELECT Source, Principal, PrincipalType, PeerSpiffeId, PeerFingerprint, Decision, Policy, Reason,

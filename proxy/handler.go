@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -46,6 +47,10 @@ const (
 	ReasonClientClosed        = "client-closed-request"
 )
 
+// bufferedBodyBytes is the largest request body read whole before it is
+// forwarded; larger ones (and those of unknown length) stream.
+const bufferedBodyBytes = 64 << 10
+
 // statusClientClosed is recorded when the client went away first (nginx's 499).
 const statusClientClosed = 499
 
@@ -60,6 +65,7 @@ type forward struct {
 	res            *identity.Result
 	decision       string
 	upstreamStatus int
+	body           []byte // the request body, when read whole
 }
 
 // problem is the JSON body of a response the proxy writes itself.
@@ -166,7 +172,21 @@ func (p *Proxy) serve(l *listener, w http.ResponseWriter, r *http.Request) {
 		writeProblem(rw, http.StatusRequestEntityTooLarge, problem{Error: "request entity too large", Reason: ReasonRequestTooLarge, RequestID: rec.RequestID})
 		return
 	}
-	if r.Body != nil && r.Body != http.NoBody {
+	switch {
+	case r.ContentLength > 0 && r.ContentLength <= bufferedBodyBytes:
+		// A small body of known length is read first, as nginx does, so
+		// that the upstream gets headers and body in one write instead of
+		// two (net/http flushes headers early for streamed bodies).
+		buf := make([]byte, r.ContentLength)
+		n, err := io.ReadFull(r.Body, buf)
+		body.n = int64(n)
+		if err != nil {
+			rec.Error = ReasonClientClosed
+			rw.status = statusClientClosed
+			return
+		}
+		fw.body = buf
+	case r.Body != nil && r.Body != http.NoBody:
 		body.rc = http.MaxBytesReader(rw, r.Body, l.maxBody)
 		r.Body = body
 	}
@@ -181,6 +201,13 @@ func (p *Proxy) rewrite(u *upstream, pr *httputil.ProxyRequest) {
 	fw := pr.In.Context().Value(forwardKey{}).(*forward)
 	pr.SetURL(u.target)
 	pr.Out.Host = pr.In.Host
+	if fw.body != nil {
+		// An in-memory body the transport writes with the headers, and can
+		// replay on a fresh connection if a kept-alive one turns out closed.
+		body := fw.body
+		pr.Out.Body = io.NopCloser(bytes.NewReader(body))
+		pr.Out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	}
 	h := pr.Out.Header
 	for k := range h {
 		if strippedHeader(k, fw.trusted) {

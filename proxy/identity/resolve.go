@@ -2,7 +2,6 @@ package identity
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -160,11 +159,7 @@ func (r *Result) ChainJSON() string {
 	if len(r.Chain) == 0 {
 		return "[]"
 	}
-	b, err := json.Marshal(r.Chain)
-	if err != nil { // cannot happen: plain strings, bools and times
-		return "[]"
-	}
-	return string(b)
+	return string(AppendChainJSON(nil, r.Chain))
 }
 
 // Request holds what Resolve reads about one request.

@@ -90,6 +90,7 @@ type Tap struct {
 	ch       chan item
 	instance string
 	seq      uint64
+	batch    *batch // reused by every flush of records
 
 	pending map[string]*atomic.Int64 // drops not yet reported, by reason
 
@@ -252,7 +253,11 @@ func (t *Tap) run() {
 func (t *Tap) flush(items []item) {
 	if len(items) > 0 {
 		now := t.now()
-		b := newBatch(t.res)
+		if t.batch == nil {
+			t.batch = newBatch(t.res)
+		}
+		b := t.batch
+		b.reset()
 		for _, it := range items {
 			if it.access != nil {
 				b.addAccess(it.access, now)

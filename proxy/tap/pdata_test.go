@@ -1,5 +1,9 @@
 package tap
 
+// The reference encoder: the same records built with pdata, the way the
+// OpenTelemetry Collector would. wire.go must produce what this produces;
+// TestWireMatchesPdata checks it record by record.
+
 import (
 	"encoding/json"
 	"strconv"
@@ -16,17 +20,8 @@ import (
 	"github.com/tapline/tapline/proxy/identity"
 )
 
-// ScopeName is the instrumentation scope of the tap's records and spans.
-const ScopeName = "github.com/tapline/tapline/proxy"
-
-// Resource describes the process that produces the records.
-type Resource struct {
-	ServiceName string // service.name
-	Node        string // tapline.node: host or pod
-}
-
-// batch accumulates one flush worth of records as OTLP.
-type batch struct {
+// pdataBatch accumulates records as pdata.
+type pdataBatch struct {
 	res   Resource
 	logs  plog.Logs
 	lrs   plog.LogRecordSlice
@@ -36,8 +31,8 @@ type batch struct {
 	nSpan int
 }
 
-func newBatch(res Resource) *batch {
-	b := &batch{res: res, logs: plog.NewLogs(), trace: ptrace.NewTraces()}
+func newPdataBatch(res Resource) *pdataBatch {
+	b := &pdataBatch{res: res, logs: plog.NewLogs(), trace: ptrace.NewTraces()}
 	rl := b.logs.ResourceLogs().AppendEmpty()
 	rl.Resource().Attributes().PutStr(event.AttrServiceName, res.ServiceName)
 	sl := rl.ScopeLogs().AppendEmpty()
@@ -53,7 +48,7 @@ func newBatch(res Resource) *batch {
 
 // marshal returns the ExportLogsServiceRequest and ExportTraceServiceRequest
 // bytes; either is nil when it holds nothing.
-func (b *batch) marshal() (logs, traces []byte, err error) {
+func (b *pdataBatch) marshal() (logs, traces []byte, err error) {
 	if b.nLogs > 0 {
 		if logs, err = plogotlp.NewExportRequestFromLogs(b.logs).MarshalProto(); err != nil {
 			return nil, nil, err
@@ -67,9 +62,9 @@ func (b *batch) marshal() (logs, traces []byte, err error) {
 	return logs, traces, nil
 }
 
-func ts(t time.Time) pcommon.Timestamp { return pcommon.NewTimestampFromTime(t) }
+func pts(t time.Time) pcommon.Timestamp { return pcommon.NewTimestampFromTime(t) }
 
-func (b *batch) common(m pcommon.Map) {
+func (b *pdataBatch) common(m pcommon.Map) {
 	m.PutStr(event.AttrSource, event.SourceTap)
 	if b.res.Node != "" {
 		m.PutStr(event.AttrNode, b.res.Node)
@@ -120,17 +115,19 @@ func putCert(m pcommon.Map, c *identity.Cert) {
 	}
 }
 
-func (b *batch) addTLS(r *TLSRecord, now time.Time) {
+func (b *pdataBatch) addTLS(r *TLSRecord, now time.Time) {
 	lr := b.lrs.AppendEmpty()
 	b.nLogs++
 	lr.SetEventName(event.TLSEvent)
-	lr.SetTimestamp(ts(r.Time))
-	lr.SetObservedTimestamp(ts(now))
+	lr.SetTimestamp(pts(r.Time))
+	lr.SetObservedTimestamp(pts(now))
 	if r.Established {
 		lr.SetSeverityNumber(plog.SeverityNumberInfo)
 	} else {
 		lr.SetSeverityNumber(plog.SeverityNumberWarn)
-		lr.Body().SetStr(r.FailureDetail)
+		if r.FailureDetail != "" {
+			lr.Body().SetStr(r.FailureDetail)
+		}
 	}
 	m := lr.Attributes()
 	b.common(m)
@@ -146,12 +143,12 @@ func (b *batch) addTLS(r *TLSRecord, now time.Time) {
 	}
 }
 
-func (b *batch) addAccess(r *AccessRecord, now time.Time) {
+func (b *pdataBatch) addAccess(r *AccessRecord, now time.Time) {
 	lr := b.lrs.AppendEmpty()
 	b.nLogs++
 	lr.SetEventName(event.AccessEvent)
-	lr.SetTimestamp(ts(r.Start))
-	lr.SetObservedTimestamp(ts(now))
+	lr.SetTimestamp(pts(r.Start))
+	lr.SetObservedTimestamp(pts(now))
 	lr.SetTraceID(pcommon.TraceID(r.TraceID))
 	lr.SetSpanID(pcommon.SpanID(r.SpanID))
 	lr.SetFlags(plog.LogRecordFlags(r.TraceFlags))
@@ -200,7 +197,7 @@ func (b *batch) addAccess(r *AccessRecord, now time.Time) {
 			s.AppendEmpty().SetStr(v)
 		}
 	}
-	m.PutStr(event.AttrIdentityChain, chainJSON(r.Chain))
+	m.PutStr(event.AttrIdentityChain, pdataChainJSON(r.Chain))
 	putStr(m, event.AttrXFCC, r.XFCC)
 	putStr(m, event.AttrDecision, r.Decision)
 	putStr(m, event.AttrPolicy, r.Policy)
@@ -209,7 +206,7 @@ func (b *batch) addAccess(r *AccessRecord, now time.Time) {
 	b.addSpan(r)
 }
 
-func chainJSON(c []identity.Entry) string {
+func pdataChainJSON(c []identity.Entry) string {
 	if len(c) == 0 {
 		return "[]"
 	}
@@ -220,7 +217,7 @@ func chainJSON(c []identity.Entry) string {
 	return string(b)
 }
 
-func (b *batch) addSpan(r *AccessRecord) {
+func (b *pdataBatch) addSpan(r *AccessRecord) {
 	sp := b.spans.AppendEmpty()
 	b.nSpan++
 	sp.SetTraceID(pcommon.TraceID(r.TraceID))
@@ -236,8 +233,8 @@ func (b *batch) addSpan(r *AccessRecord) {
 		name += " " + r.Route
 	}
 	sp.SetName(name)
-	sp.SetStartTimestamp(ts(r.Start))
-	sp.SetEndTimestamp(ts(r.Start.Add(r.Duration)))
+	sp.SetStartTimestamp(pts(r.Start))
+	sp.SetEndTimestamp(pts(r.Start.Add(r.Duration)))
 	if r.Status >= 500 || r.Status == 0 {
 		sp.Status().SetCode(ptrace.StatusCodeError)
 		sp.Status().SetMessage(r.Error)
@@ -270,12 +267,12 @@ func (b *batch) addSpan(r *AccessRecord) {
 	}
 }
 
-func (b *batch) addDrop(reason string, n int64, now time.Time) {
+func (b *pdataBatch) addDrop(reason string, n int64, now time.Time) {
 	lr := b.lrs.AppendEmpty()
 	b.nLogs++
 	lr.SetEventName(event.DropEvent)
-	lr.SetTimestamp(ts(now))
-	lr.SetObservedTimestamp(ts(now))
+	lr.SetTimestamp(pts(now))
+	lr.SetObservedTimestamp(pts(now))
 	lr.SetSeverityNumber(plog.SeverityNumberWarn)
 	lr.Body().SetStr(strconv.FormatInt(n, 10) + " events dropped: " + reason)
 	m := lr.Attributes()
