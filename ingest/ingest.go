@@ -23,16 +23,6 @@ import (
 	"github.com/tapline/tapline/store"
 )
 
-// Errors of the Ingester's lifecycle.
-var (
-	ErrStarted = errors.New("ingest: already started")
-	ErrStopped = errors.New("ingest: shut down")
-)
-
-// errAbandoned means a batch was left unacknowledged because the Ingester
-// is stopping (or, in tests, crashing) before the batch was stored.
-var errAbandoned = errors.New("ingest: batch abandoned")
-
 // Lifecycle states.
 const (
 	stateNew = iota

@@ -6,7 +6,6 @@ import (
 	_ "embed"
 	"encoding/binary"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"hash"
 	"slices"
@@ -247,10 +246,6 @@ func watermark(ctx context.Context, eng store.Engine, stream string) (uint64, er
 	}
 	return w, rows.Err()
 }
-
-// ErrLedgerSchema is returned when ingest_ledger lacks a column ingest
-// writes: the schema migrations have not been applied.
-var ErrLedgerSchema = errors.New("ingest: ingest_ledger lacks columns; apply the schema migrations (tapline migrate)")
 
 // checkLedgerColumns checks that ingest_ledger has every column ingest writes.
 func checkLedgerColumns(ctx context.Context, eng store.Engine) error {

@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -43,7 +42,6 @@ const (
 // Dead-letter reasons (label values; the header carries the details).
 const (
 	reasonDecode = "decode" // not OTLP protobuf for its subject
-	reasonRows   = "rows"   // decoded, but a row was refused by the table
 )
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -101,11 +99,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		m.insertErrors, m.redelivered, m.missing, m.pending, m.ackPending,
 	} {
 		if err := reg.Register(c); err != nil {
-			var are prometheus.AlreadyRegisteredError
-			if errors.As(err, &are) {
-				return nil, fmt.Errorf("ingest metrics: %w (one registerer per Ingester)", err)
-			}
-			return nil, fmt.Errorf("ingest metrics: %w", err)
+			return nil, fmt.Errorf("ingest metrics (one registerer per Ingester): %w", err)
 		}
 	}
 	return m, nil
