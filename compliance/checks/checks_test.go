@@ -114,6 +114,12 @@ func TestViolationsGiveExactlyTheirFindings(t *testing.T) {
 		{"unknown flow", (*compliancetest.Day).UnknownFlow, []finding{
 			{"allowed_flows", "spiffe://example.org/ns/shop/sa/cart -> payments"},
 		}, nil},
+		{"revoked user", (*compliancetest.Day).RevokedUser, []finding{
+			{"revoked_identities", "identity user:mallory"},
+		}, nil},
+		{"child span before its root", (*compliancetest.Day).SkewedClock, []finding{
+			{"clock_skew", "span before root: payments under orders"},
+		}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d := compliancetest.Clean(day())

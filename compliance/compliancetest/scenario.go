@@ -246,3 +246,31 @@ func (d *Day) UnknownFlow() {
 		Cipher: TLS13Cipher, MTLS: true, SpiffeID: "spiffe://example.org/ns/shop/sa/cart", Principal: "spiffe://example.org/ns/shop/sa/cart",
 		PrincipalType: event.PrincipalSPIFFE, Decision: event.DecisionAllow})
 }
+
+// RevokedUser adds a request at 14:00 by user:mallory, revoked under
+// CheckConfig: revoked_identities finds it.
+func (d *Day) RevokedUser() {
+	rid := d.id("r")
+	t := d.Start.Add(14 * time.Hour)
+	d.Data.Access = append(d.Data.Access,
+		Access{Time: t, Source: event.SourceNginx, Service: "orders", Node: "edge-1", RequestID: rid,
+			Method: "GET", Scheme: "https", Host: "shop.example.com", Path: "/api/orders/7", Route: "/api/orders/{id}",
+			Status: 200, Client: EdgeClient, TLSVersion: "1.3", Cipher: TLS13Cipher},
+		Access{Time: t.Add(time.Millisecond), Source: event.SourceTap, Service: "orders", Node: "node-1", RequestID: rid,
+			Method: "GET", Scheme: "https", Host: "orders.internal", Path: "/api/orders/7", Route: "/api/orders/{id}",
+			Status: 200, Client: "10.0.0.2", TLSVersion: "1.3", Cipher: TLS13Cipher, MTLS: true, SpiffeID: EdgeSPIFFE,
+			Principal: "user:mallory", PrincipalType: event.PrincipalJWT, JWTIssuer: Issuer, JWTSubject: "mallory",
+			JWTAudience: Audience, Decision: event.DecisionAllow},
+	)
+}
+
+// SkewedClock adds a trace at 16:00 whose payments span starts two seconds
+// before the orders root span: clock_skew finds it.
+func (d *Day) SkewedClock() {
+	t := d.Start.Add(16 * time.Hour)
+	tid, root := d.id("t"), d.id("s")
+	d.Data.Spans = append(d.Data.Spans,
+		Span{Time: t, TraceID: tid, SpanID: root, Service: "orders", Name: "GET /api/orders/{id}", Duration: 8 * time.Millisecond},
+		Span{Time: t.Add(-2 * time.Second), TraceID: tid, SpanID: d.id("s"), Parent: root, Service: "payments", Name: "POST /charge", Duration: time.Millisecond},
+	)
+}
