@@ -203,21 +203,29 @@ func niceDuration(d time.Duration) time.Duration {
 	if d <= 0 {
 		return time.Millisecond
 	}
-	return time.Duration(niceCount(int64(d)))
-}
-
-func niceCount(n int64) int64 {
-	if n <= 4 {
-		return 4
-	}
-	p := int64(1)
-	for p*10 <= n {
+	p := time.Duration(1)
+	for p*10 <= d {
 		p *= 10
 	}
-	for _, m := range []int64{1, 2, 4, 5, 10} {
-		if m*p >= n {
+	for _, m := range []time.Duration{1, 2, 4, 5, 10} {
+		if m*p >= d {
 			return m * p
 		}
 	}
 	return 10 * p
+}
+
+func niceCount(n int64) int64 {
+	// 1, 2, 4 or 8 times a power of ten, divisible by four so that the
+	// quarter grid lines fall on whole numbers.
+	for p := int64(1); ; p *= 10 {
+		for _, m := range []int64{1, 2, 4, 8} {
+			if c := m * p; c%4 == 0 && c >= n {
+				return c
+			}
+		}
+		if p > math.MaxInt64/100 {
+			return n
+		}
+	}
 }
