@@ -89,7 +89,7 @@ func TestCleanNext(t *testing.T) {
 }
 
 func TestNiceCount(t *testing.T) {
-	for n, want := range map[int64]int64{0: 4, 3: 4, 5: 8, 9: 20, 39: 40, 41: 80, 99: 200, 101: 200, 450: 800, 1000: 1000} {
+	for n, want := range map[int64]int64{0: 4, 3: 4, 5: 8, 9: 20, 39: 40, 41: 80, 99: 100, 101: 200, 450: 800, 1000: 1000} {
 		require.Equal(t, want, niceCount(n), "%d", n)
 	}
 }
