@@ -158,8 +158,7 @@ func (o *oidcClient) finish(ctx context.Context, now time.Time, state, code stri
 		return "", "", fmt.Errorf("provider keys: %w", err)
 	}
 	idt, err := jwt.ParseString(rawID, jwt.WithKeySet(keys), jwt.WithValidate(true),
-		jwt.WithIssuer(o.cfg.Issuer), jwt.WithAudience(o.cfg.ClientID), jwt.WithAcceptableSkew(time.Minute),
-		jwt.WithClock(jwt.ClockFunc(func() time.Time { return now })))
+		jwt.WithIssuer(o.cfg.Issuer), jwt.WithAudience(o.cfg.ClientID), jwt.WithAcceptableSkew(time.Minute))
 	if err != nil {
 		return "", "", fmt.Errorf("ID token: %w", err)
 	}
