@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -65,7 +66,8 @@ type forward struct {
 	res            *identity.Result
 	decision       string
 	upstreamStatus int
-	body           []byte // the request body, when read whole
+	body           []byte        // the request body, when read whole
+	streamed       *countingBody // the request body, when streamed
 }
 
 // problem is the JSON body of a response the proxy writes itself.
@@ -189,6 +191,7 @@ func (p *Proxy) serve(l *listener, w http.ResponseWriter, r *http.Request) {
 	case r.Body != nil && r.Body != http.NoBody:
 		body.rc = http.MaxBytesReader(rw, r.Body, l.maxBody)
 		r.Body = body
+		fw.streamed = body
 	}
 	rec.UpstreamAddress = rt.upstream.address
 	rt.upstream.rp.ServeHTTP(rw, r.WithContext(context.WithValue(r.Context(), forwardKey{}, fw)))
@@ -209,6 +212,8 @@ func (p *Proxy) rewrite(u *upstream, pr *httputil.ProxyRequest) {
 		pr.Out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 	}
 	h := pr.Out.Header
+	// The proxy has answered any Expect: 100-continue itself.
+	delete(h, "Expect")
 	for k := range h {
 		if strippedHeader(k, fw.trusted) {
 			delete(h, k)
@@ -368,13 +373,17 @@ func (w *recorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // countingBody counts the request body bytes read.
 type countingBody struct {
-	rc io.ReadCloser
-	n  int64
+	rc  io.ReadCloser
+	n   int64
+	err error // the first read error other than EOF
 }
 
 func (b *countingBody) Read(p []byte) (int, error) {
 	n, err := b.rc.Read(p)
 	b.n += int64(n)
+	if err != nil && !errors.Is(err, io.EOF) && b.err == nil {
+		b.err = err
+	}
 	return n, err
 }
 

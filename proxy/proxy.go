@@ -364,7 +364,11 @@ func (p *Proxy) shutdownLocked(ctx context.Context) error {
 	}
 	p.bgGroup.Wait()
 	for _, u := range p.upstreams {
-		u.transport.CloseIdleConnections()
+		if h1, ok := u.transport.(*h1Client); ok {
+			h1.closeIdle(true)
+		} else {
+			u.transport.CloseIdleConnections()
+		}
 	}
 	if p.jwt != nil && wasStarted {
 		p.jwt.Close()

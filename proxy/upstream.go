@@ -18,8 +18,11 @@ type upstream struct {
 	name      string
 	target    *url.URL
 	address   string
-	transport *http.Transport
-	rp        *httputil.ReverseProxy
+	transport interface {
+		http.RoundTripper
+		CloseIdleConnections()
+	}
+	rp *httputil.ReverseProxy
 }
 
 func newUpstream(p *Proxy, c UpstreamConfig, errLog *log.Logger) (*upstream, error) {
@@ -28,20 +31,21 @@ func newUpstream(p *Proxy, c UpstreamConfig, errLog *log.Logger) (*upstream, err
 		return nil, err
 	}
 	u := &upstream{name: c.Name, target: target, address: target.Host}
-	dialer := &net.Dialer{Timeout: c.DialTimeout, KeepAlive: 30 * time.Second}
-	u.transport = &http.Transport{
-		DialContext:           dialer.DialContext,
-		MaxIdleConns:          c.MaxIdleConns,
-		MaxIdleConnsPerHost:   c.MaxIdleConns,
-		IdleConnTimeout:       c.IdleConnTimeout,
-		ResponseHeaderTimeout: c.ResponseHeaderTimeout,
-		ExpectContinueTimeout: time.Second,
-		// A proxy forwards bodies as they are.
-		DisableCompression: true,
-	}
 	if c.H2C {
-		u.transport.Protocols = new(http.Protocols)
-		u.transport.Protocols.SetUnencryptedHTTP2(true)
+		t := &http.Transport{
+			DialContext:           (&net.Dialer{Timeout: c.DialTimeout, KeepAlive: 30 * time.Second}).DialContext,
+			MaxIdleConns:          c.MaxIdleConns,
+			MaxIdleConnsPerHost:   c.MaxIdleConns,
+			IdleConnTimeout:       c.IdleConnTimeout,
+			ResponseHeaderTimeout: c.ResponseHeaderTimeout,
+			// A proxy forwards bodies as they are.
+			DisableCompression: true,
+			Protocols:          new(http.Protocols),
+		}
+		t.Protocols.SetUnencryptedHTTP2(true)
+		u.transport = t
+	} else {
+		u.transport = newH1Client(target.Host, c)
 	}
 	u.rp = &httputil.ReverseProxy{
 		Rewrite:        func(pr *httputil.ProxyRequest) { p.rewrite(u, pr) },
@@ -69,6 +73,10 @@ func (p *Proxy) upstreamError(w http.ResponseWriter, r *http.Request, err error)
 	status, reason := http.StatusBadGateway, ReasonUpstreamUnavailable
 	var mbe *http.MaxBytesError
 	var ne net.Error
+	if fw != nil && fw.streamed != nil && fw.streamed.err != nil {
+		// net/http hides body read errors from errors.As; the body saw it.
+		err = errors.Join(err, fw.streamed.err)
+	}
 	switch {
 	case errors.As(err, &mbe):
 		status, reason = http.StatusRequestEntityTooLarge, ReasonRequestTooLarge
