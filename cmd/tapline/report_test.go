@@ -37,7 +37,7 @@ func TestReportCommands(t *testing.T) {
 	requireCHDB(t)
 	dataDir := t.TempDir()
 	out := filepath.Join(t.TempDir(), "soc2")
-	from := time.Now().UTC().Truncate(24 * time.Hour).AddDate(0, 0, -1).Format(time.DateOnly)
+	from := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -1).Format(time.DateOnly)
 
 	keyDir := t.TempDir()
 	key := tapline(t, nil, "report", "keygen", "--key", filepath.Join(keyDir, "k.pem"))
