@@ -181,7 +181,7 @@ func (e *eventServer) SearchEvents(ctx context.Context, req *taplinev1.SearchEve
 	// until the page is full. Events are ordered by time, so a page found
 	// in [lo, top] holds the newest events of the whole window.
 	var rows []*taplinev1.AccessEvent
-	for step := max(minFirstScan, q.w.duration()/firstScanFraction); ; step *= scanGrowth {
+	for step := max(minFirstScan, q.w.duration()/firstScanFraction); ; step = nextStep(step, len(rows), q.limit+1, q.w.duration()) {
 		lo := top.Add(-step)
 		if !lo.After(q.w.start) {
 			lo = q.w.start

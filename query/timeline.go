@@ -98,6 +98,7 @@ type collection struct {
 	spansLoaded  map[string]bool
 	eventsByID   map[string]bool // ids whose access events were loaded
 	connsLoaded  map[string]bool
+	tlsKeys      map[string]bool
 	spans        []*taplinev1.Span
 	events       []*taplinev1.AccessEvent
 	eventKeys    map[string]bool
@@ -111,6 +112,7 @@ func newCollection(followTraces bool) *collection {
 		spansLoaded:  map[string]bool{},
 		eventsByID:   map[string]bool{},
 		connsLoaded:  map[string]bool{},
+		tlsKeys:      map[string]bool{},
 		eventKeys:    map[string]bool{},
 	}
 }
@@ -184,7 +186,7 @@ func (s *Server) collect(ctx context.Context, c *collection) error {
 				return err
 			},
 			func() (err error) {
-				tls, limited[2], err = s.loadTLS(ctx, conns, c.events, s.cfg.MaxTimelineSpans)
+				tls, limited[2], err = s.loadTLS(ctx, conns, traceIDs, requestIDs, c.events, s.cfg.MaxTimelineSpans)
 				return err
 			},
 		)
@@ -208,8 +210,20 @@ func (s *Server) collect(ctx context.Context, c *collection) error {
 			c.events = append(c.events, e)
 			c.addTrace(e.GetTraceId())
 			c.addRequest(e.GetRequestId())
+			// The query read the events of every request and trace its
+			// seeds' events name, and the TLS query their connections.
+			c.eventsByID["t:"+e.GetTraceId()] = true
+			c.eventsByID["r:"+e.GetRequestId()] = true
+			if e.GetConnectionId() != "" {
+				c.connsLoaded[e.GetConnectionId()] = true
+			}
 		}
-		c.tls = append(c.tls, tls...)
+		for _, conn := range tls {
+			if !c.tlsKeys[conn.GetConnectionId()+"\x00"+conn.GetTime().AsTime().String()] {
+				c.tlsKeys[conn.GetConnectionId()+"\x00"+conn.GetTime().AsTime().String()] = true
+				c.tls = append(c.tls, conn)
+			}
+		}
 	}
 	return nil
 }
@@ -244,8 +258,30 @@ func (s *Server) loadSpans(ctx context.Context, ids []string, limit int) ([]*tap
 	return spans, truncated, err
 }
 
-// loadEvents reads the access events of the given trace and request ids
-// within their bounds from access_events_id_ts, at most limit of them.
+// requestClosure is the condition that selects the access events of the
+// given trace and request ids and, one step further, those of the requests
+// and traces these events name: a trace's events give the request ids that
+// find the Nginx hop, a request's events give the trace id that finds the
+// app's hop. bounds keeps the inner reads within the ids' time range.
+func requestClosure(st *stmt, traceIDs, requestIDs []string, bounds string) string {
+	var ors []string
+	if len(traceIDs) > 0 {
+		t := st.strs(traceIDs)
+		ors = append(ors, "TraceId IN "+t,
+			"RequestId IN (SELECT RequestId FROM access_events WHERE TraceId IN "+t+" AND "+bounds+" AND RequestId != '')")
+	}
+	if len(requestIDs) > 0 {
+		r := st.strs(requestIDs)
+		ors = append(ors, "RequestId IN "+r,
+			"TraceId IN (SELECT TraceId FROM access_events WHERE RequestId IN "+r+" AND "+bounds+" AND TraceId != '')")
+	}
+	return "(" + strings.Join(ors, "\n    OR ") + ")"
+}
+
+// loadEvents reads the access events of the given trace and request ids,
+// and of the requests and traces they name, within the ids' bounds from
+// access_events_id_ts (widened by a minute: hops are recorded by other
+// machines), at most limit of them.
 func (s *Server) loadEvents(ctx context.Context, traceIDs, requestIDs []string, limit int) ([]*taplinev1.AccessEvent, bool, error) {
 	if len(traceIDs)+len(requestIDs) == 0 {
 		return nil, false, nil
@@ -254,15 +290,8 @@ func (s *Server) loadEvents(ctx context.Context, traceIDs, requestIDs []string, 
 		return nil, true, nil
 	}
 	st := newStmt()
-	var ors []string
-	if len(traceIDs) > 0 {
-		ors = append(ors, "TraceId IN "+st.strs(traceIDs))
-	}
-	if len(requestIDs) > 0 {
-		ors = append(ors, "RequestId IN "+st.strs(requestIDs))
-	}
-	all := st.strs(append(slices.Clone(traceIDs), requestIDs...))
-	sql := "SELECT " + eventColumns + "\nFROM access_events\nWHERE (" + strings.Join(ors, " OR ") + ")\n  AND " + eventTimeBounds(st, all, 0) +
+	bounds := eventTimeBounds(st, st.strs(append(slices.Clone(traceIDs), requestIDs...)), idSlack)
+	sql := "SELECT " + eventColumns + "\nFROM access_events\nWHERE " + requestClosure(st, traceIDs, requestIDs, bounds) + "\n  AND " + bounds +
 		"\nORDER BY Timestamp\nLIMIT " + st.u32(uint32(limit+1))
 	var events []*taplinev1.AccessEvent
 	truncated := false
@@ -281,34 +310,48 @@ func (s *Server) loadEvents(ctx context.Context, traceIDs, requestIDs []string, 
 	return events, truncated, err
 }
 
-// loadTLS reads the TLS connections with the given ids. A kept-alive
-// connection may have been opened up to tls_lookback before the requests
-// on it (events).
-func (s *Server) loadTLS(ctx context.Context, ids []string, events []*taplinev1.AccessEvent, limit int) ([]*taplinev1.TlsConnection, bool, error) {
-	if len(ids) == 0 {
+// loadTLS reads the TLS connections with the given ids and those of the
+// access events of the given trace and request ids (as loadEvents finds
+// them). A kept-alive connection may have been opened up to tls_lookback
+// before the requests on it.
+func (s *Server) loadTLS(ctx context.Context, conns, traceIDs, requestIDs []string, events []*taplinev1.AccessEvent, limit int) ([]*taplinev1.TlsConnection, bool, error) {
+	if len(conns)+len(traceIDs)+len(requestIDs) == 0 {
 		return nil, false, nil
 	}
-	var first, last time.Time
-	for _, e := range events {
-		if !slices.Contains(ids, e.GetConnectionId()) {
-			continue
-		}
-		t := e.GetTime().AsTime()
-		if first.IsZero() || t.Before(first) {
-			first = t
-		}
-		if t.After(last) {
-			last = t
-		}
-	}
 	st := newStmt()
-	w := window{start: first.Add(-s.cfg.TLSLookback), end: last.Add(idSlack)}
-	sql := "SELECT " + tlsColumns + "\nFROM tls_connections\nWHERE ConnectionId IN " + st.strs(ids) +
-		" AND " + st.inTime("Timestamp", w) + "\nORDER BY Timestamp\nLIMIT " + st.u32(uint32(limit+1))
-	var conns []*taplinev1.TlsConnection
+	var ors, times []string
+	if len(conns) > 0 {
+		var first, last time.Time
+		for _, e := range events {
+			if !slices.Contains(conns, e.GetConnectionId()) {
+				continue
+			}
+			t := e.GetTime().AsTime()
+			if first.IsZero() || t.Before(first) {
+				first = t
+			}
+			if t.After(last) {
+				last = t
+			}
+		}
+		ors = append(ors, "ConnectionId IN "+st.strs(conns))
+		times = append(times, st.inTime("Timestamp", window{start: first.Add(-s.cfg.TLSLookback), end: last.Add(idSlack)}))
+	}
+	if len(traceIDs)+len(requestIDs) > 0 {
+		all := st.strs(append(slices.Clone(traceIDs), requestIDs...))
+		bounds := eventTimeBounds(st, all, idSlack)
+		ors = append(ors, "ConnectionId IN (SELECT ConnectionId FROM access_events WHERE "+requestClosure(st, traceIDs, requestIDs, bounds)+
+			" AND "+bounds+" AND ConnectionId != '')")
+		lookback := st.u64(uint64(s.cfg.TLSLookback / time.Millisecond))
+		times = append(times, "Timestamp >= (SELECT min(Start) FROM access_events_id_ts WHERE Id IN "+all+") - toIntervalMillisecond("+lookback+")"+
+			" AND Timestamp <= (SELECT max(End) FROM access_events_id_ts WHERE Id IN "+all+") + toIntervalMillisecond("+st.u64(uint64(idSlack/time.Millisecond))+")")
+	}
+	sql := "SELECT " + tlsColumns + "\nFROM tls_connections\nWHERE (" + strings.Join(ors, "\n    OR ") + ")\n  AND ((" + strings.Join(times, ") OR (") + "))" +
+		"\nORDER BY Timestamp\nLIMIT " + st.u32(uint32(limit+1))
+	var out []*taplinev1.TlsConnection
 	truncated := false
 	err := s.each(ctx, "read TLS connections", sql, st.params, func(r store.Rows) error {
-		if len(conns) == limit {
+		if len(out) == limit {
 			truncated = true
 			return nil
 		}
@@ -316,10 +359,10 @@ func (s *Server) loadTLS(ctx context.Context, ids []string, events []*taplinev1.
 		if err != nil {
 			return err
 		}
-		conns = append(conns, conn)
+		out = append(out, conn)
 		return nil
 	})
-	return conns, truncated, err
+	return out, truncated, err
 }
 
 // timeline orders what was collected.

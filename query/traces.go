@@ -184,6 +184,21 @@ func (q traceSearch) matchSQL(lo time.Time) (string, store.Params) {
 	return sql, st.params
 }
 
+// nextStep is the width of the next scan after one of width step found
+// found of the want results: wider by the shortfall (twice over), by at
+// least scanGrowth, and the whole window when it found nothing (a rare
+// filter: one full scan beats several growing ones).
+func nextStep(step time.Duration, found, want int, window time.Duration) time.Duration {
+	if found == 0 {
+		return window
+	}
+	grow := max(scanGrowth, 2*want/found+1)
+	if step > window/time.Duration(grow) {
+		return window
+	}
+	return step * time.Duration(grow)
+}
+
 type matchedTrace struct {
 	id      string
 	matched time.Time
@@ -201,7 +216,7 @@ func (t *traceServer) SearchTraces(ctx context.Context, req *taplinev1.SearchTra
 		top = time.Unix(0, q.after.Time).UTC()
 	}
 	var matched []matchedTrace
-	for step := max(minFirstScan, q.w.duration()/firstScanFraction); ; step *= scanGrowth {
+	for step := max(minFirstScan, q.w.duration()/firstScanFraction); ; step = nextStep(step, len(matched), q.limit+1, q.w.duration()) {
 		lo := top.Add(-step)
 		if !lo.After(q.w.start) {
 			lo = q.w.start
