@@ -61,6 +61,8 @@ var (
 	decisions     = []string{event.DecisionAllow, event.DecisionDeny, event.DecisionObserve}
 	tlsVersions   = []string{"1.3", "1.2", "1.1", "1.0", "none"}
 	limits        = []int{20, 50, 100, 500}
+	// defaultSources are the hops searched when none is ticked.
+	defaultSources = []string{event.SourceNginx, event.SourceMesh, event.SourceTap, event.SourceApp}
 )
 
 func readSearchForm(q url.Values) searchForm {
@@ -175,10 +177,14 @@ func (s *Server) searchPage(c echo.Context) error {
 	d.EventsURL = "/search?" + tabs.values(tr).Encode()
 
 	ctx := s.apiContext(c)
+	dataArrived := false
 	svc, err := s.be.Traces.ListServices(ctx, &taplinev1.ListServicesRequest{StartTime: tr.start(), EndTime: tr.end()})
 	if err == nil {
 		for _, sv := range svc.GetServices() {
 			d.Services = append(d.Services, sv.GetName())
+			if sv.GetSpanCount() > 0 || sv.GetName() != s.opts.APIService {
+				dataArrived = true
+			}
 		}
 	} else if pe := apiError(err); pe.code == http.StatusUnauthorized || pe.code == http.StatusForbidden {
 		return pe
@@ -225,7 +231,7 @@ func (s *Server) searchPage(c echo.Context) error {
 	} else {
 		code = http.StatusBadRequest
 	}
-	d.Onboarding = d.FormError == "" && d.Count == 0 && f.Cursor == "" && !f.filtered() && len(d.Services) == 0
+	d.Onboarding = d.FormError == "" && d.Count == 0 && f.Cursor == "" && !f.filtered() && !dataArrived
 	title := "Search traces"
 	if f.Kind == "events" {
 		title = "Search access events"
@@ -273,8 +279,14 @@ func (s *Server) searchTraces(c echo.Context, f searchForm, tr timeRange, d *sea
 }
 
 func (s *Server) searchEvents(c echo.Context, f searchForm, tr timeRange, d *searchData) (string, error) {
+	// The API's own records (source api, the UI's page views among them)
+	// show only when asked for.
+	sources := f.Sources
+	if len(sources) == 0 {
+		sources = defaultSources
+	}
 	req := &taplinev1.SearchEventsRequest{
-		Sources: f.Sources, ServiceName: f.Service, Principal: f.Principal, StatusClass: f.StatusClass,
+		Sources: sources, ServiceName: f.Service, Principal: f.Principal, StatusClass: f.StatusClass,
 		Method: f.Method, PathPrefix: f.PathPrefix, Decision: f.Decision, TlsVersion: f.TLSVersion,
 		RequestId: f.Request, TraceId: f.TraceID, StartTime: tr.start(), EndTime: tr.end(),
 		Limit: int32(f.Limit), Cursor: f.Cursor,

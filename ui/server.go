@@ -50,6 +50,10 @@ type Options struct {
 	Version string
 	// Endpoints tell a new user where to send data (the empty states).
 	Endpoints Endpoints
+	// APIService is the service name the query API records its own calls
+	// under (query.Options.ServiceName, default "tapline-query"): those
+	// records alone do not count as data having arrived.
+	APIService string
 }
 
 // Endpoints are the addresses the empty states show.
@@ -94,6 +98,9 @@ func New(cfg Config, be Backend, opts Options) (*Server, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.APIService == "" {
+		opts.APIService = "tapline-query"
 	}
 	if opts.Endpoints == (Endpoints{}) {
 		opts.Endpoints = Endpoints{OTLPGRPC: "localhost:4317", OTLPHTTP: "http://localhost:4318", NginxSyslog: "127.0.0.1:5514", Proxy: "localhost:8443"}
