@@ -104,9 +104,13 @@ func apiCases() []apiCase {
 			call: func(ctx context.Context, h *harness) (proto.Message, error) {
 				return h.traces.ListOperations(ctx, &taplinev1.ListOperationsRequest{ServiceName: "orders"})
 			}},
-		{name: "list_attribute_keys", path: "/attribute-keys", query: url.Values{"serviceName": {"catalog"}},
+		{name: "list_attribute_keys", path: "/attribute-keys", query: with(hour(), "serviceName", "catalog"),
 			call: func(ctx context.Context, h *harness) (proto.Message, error) {
-				return h.traces.ListAttributeKeys(ctx, &taplinev1.ListAttributeKeysRequest{ServiceName: "catalog"})
+				return h.traces.ListAttributeKeys(ctx, &taplinev1.ListAttributeKeysRequest{ServiceName: "catalog", StartTime: start, EndTime: end})
+			}},
+		{name: "list_attribute_keys_day_sampled", path: "/attribute-keys", query: url.Values{"scope": {"span"}},
+			call: func(ctx context.Context, h *harness) (proto.Message, error) {
+				return h.traces.ListAttributeKeys(ctx, &taplinev1.ListAttributeKeysRequest{Scope: "span"})
 			}},
 		{name: "get_identities", token: auditorToken, path: "/identities", query: hour(),
 			call: func(ctx context.Context, h *harness) (proto.Message, error) {

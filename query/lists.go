@@ -19,6 +19,10 @@ const (
 // maxOperations caps ListOperations.
 const maxOperations = 10000
 
+// attributeKeySample: ListAttributeKeys over more than an hour reads one
+// trace in this many.
+const attributeKeySample = 16
+
 // ListServices implements taplinev1.TraceServiceServer.
 func (t *traceServer) ListServices(ctx context.Context, req *taplinev1.ListServicesRequest) (*taplinev1.ListServicesResponse, error) {
 	s := t.s
@@ -117,6 +121,14 @@ func (t *traceServer) ListAttributeKeys(ctx context.Context, req *taplinev1.List
 	if req.GetServiceName() != "" {
 		conds = append(conds, "ServiceName = "+st.str(req.GetServiceName()))
 	}
+	// Over more than an hour, read the maps of one trace in
+	// attributeKeySample only (whole traces, chosen by id hash) and scale
+	// the counts: the maps are most of what the table holds.
+	sample := uint64(1)
+	if w.duration() > time.Hour {
+		sample = attributeKeySample
+		conds = append(conds, "cityHash64(TraceId) % "+st.u64(sample)+" = 0")
+	}
 	var parts []string
 	if req.GetScope() != attrScopeResource {
 		parts = append(parts, "SELECT arrayJoin(mapKeys(SpanAttributes)) AS Key, "+st.str(attrScopeSpan)+" AS Scope FROM otel_traces WHERE "+where(conds))
@@ -124,12 +136,12 @@ func (t *traceServer) ListAttributeKeys(ctx context.Context, req *taplinev1.List
 	if req.GetScope() != attrScopeSpan {
 		parts = append(parts, "SELECT arrayJoin(mapKeys(ResourceAttributes)) AS Key, "+st.str(attrScopeResource)+" AS Scope FROM otel_traces WHERE "+where(conds))
 	}
-	sql := "SELECT toString(Key) AS K, Scope, count() AS N FROM (\n  " + parts[0]
+	sql := "SELECT toString(Key) AS K, Scope, count() * " + st.u64(sample) + " AS N FROM (\n  " + parts[0]
 	if len(parts) > 1 {
 		sql += "\n  UNION ALL\n  " + parts[1]
 	}
 	sql += "\n)\nGROUP BY K, Scope\nORDER BY N DESC, K, Scope\nLIMIT " + st.u32(uint32(limit))
-	resp := &taplinev1.ListAttributeKeysResponse{Keys: []*taplinev1.AttributeKey{}}
+	resp := &taplinev1.ListAttributeKeysResponse{Keys: []*taplinev1.AttributeKey{}, Estimated: sample > 1}
 	err := s.each(ctx, "list attribute keys", sql, st.params, func(r store.Rows) error {
 		var (
 			k taplinev1.AttributeKey

@@ -1284,8 +1284,11 @@ func (x *ListAttributeKeysRequest) GetLimit() int32 {
 
 // ListAttributeKeysResponse lists keys, most used first.
 type ListAttributeKeysResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Keys          []*AttributeKey        `protobuf:"bytes,1,rep,name=keys,proto3" json:"keys,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Keys  []*AttributeKey        `protobuf:"bytes,1,rep,name=keys,proto3" json:"keys,omitempty"`
+	// estimated is true when the counts come from a sample of the traces
+	// (windows longer than an hour), scaled up.
+	Estimated     bool `protobuf:"varint,2,opt,name=estimated,proto3" json:"estimated,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1325,6 +1328,13 @@ func (x *ListAttributeKeysResponse) GetKeys() []*AttributeKey {
 		return x.Keys
 	}
 	return nil
+}
+
+func (x *ListAttributeKeysResponse) GetEstimated() bool {
+	if x != nil {
+		return x.Estimated
+	}
+	return false
 }
 
 // AttributeKey is one attribute key and how often it was set.
@@ -1519,9 +1529,10 @@ const file_tapline_v1_traces_proto_rawDesc = "" +
 	"\n" +
 	"start_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
 	"\bend_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12\x14\n" +
-	"\x05limit\x18\x05 \x01(\x05R\x05limit\"I\n" +
+	"\x05limit\x18\x05 \x01(\x05R\x05limit\"g\n" +
 	"\x19ListAttributeKeysResponse\x12,\n" +
-	"\x04keys\x18\x01 \x03(\v2\x18.tapline.v1.AttributeKeyR\x04keys\"L\n" +
+	"\x04keys\x18\x01 \x03(\v2\x18.tapline.v1.AttributeKeyR\x04keys\x12\x1c\n" +
+	"\testimated\x18\x02 \x01(\bR\testimated\"L\n" +
 	"\fAttributeKey\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05scope\x18\x02 \x01(\tR\x05scope\x12\x14\n" +
