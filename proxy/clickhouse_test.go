@@ -82,11 +82,17 @@ func TestIntoClickHouse(t *testing.T) {
 	// The access row joins its TLS connection; the refused handshake has its own row.
 	var established bool
 	var listener string
-	rows, err := eng.Query(ctx, `SELECT Established, Listener FROM tls_connections WHERE ConnectionId = {c:String}`, store.Params{"c": connID})
-	require.NoError(t, err)
-	require.True(t, rows.Next(), "no tls_connections row for the access row's connection")
-	require.NoError(t, rows.Scan(&established, &listener))
-	require.NoError(t, rows.Close())
+	require.Eventually(t, func() bool {
+		// Ingest writes one table after the other: the row may lag a moment.
+		rows, err := eng.Query(ctx, `SELECT Established, Listener FROM tls_connections WHERE ConnectionId = {c:String}`, store.Params{"c": connID})
+		require.NoError(t, err)
+		defer rows.Close()
+		if !rows.Next() {
+			return false
+		}
+		require.NoError(t, rows.Scan(&established, &listener))
+		return true
+	}, 60*time.Second, 100*time.Millisecond, "no tls_connections row for the access row's connection")
 	require.True(t, established)
 	require.Equal(t, "main", listener)
 	var failure, detail, subject string
