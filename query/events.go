@@ -115,7 +115,7 @@ func eventKey(e *taplinev1.AccessEvent) uint64 {
 func (q eventSearch) sql(lo time.Time) (string, store.Params) {
 	st := newStmt()
 	r := q.req
-	conds := []string{st.inTime("Timestamp", window{start: lo, end: q.w.end})}
+	conds := []string{st.inBucketedTime(window{start: lo, end: q.w.end})}
 	if len(r.GetSources()) > 0 {
 		conds = append(conds, "Source IN "+st.strs(r.GetSources()))
 	}

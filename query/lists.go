@@ -37,7 +37,7 @@ func (t *traceServer) ListServices(ctx context.Context, req *taplinev1.ListServi
   FROM otel_traces WHERE ` + st.inTime("Timestamp", w) + ` GROUP BY ServiceName
   UNION ALL
   SELECT toString(ServiceName) AS Name, toUInt64(0) AS Spans, count() AS Events
-  FROM access_events WHERE ` + st.inTime("Timestamp", w) + ` GROUP BY ServiceName
+  FROM access_events WHERE ` + st.inBucketedTime(w) + ` GROUP BY ServiceName
 )
 WHERE Name != ''
 GROUP BY Name

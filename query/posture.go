@@ -26,7 +26,7 @@ func (e *eventServer) GetIdentities(ctx context.Context, req *taplinev1.GetIdent
 		return nil, err
 	}
 	st := newStmt()
-	conds := []string{st.inTime("Timestamp", w), "(Principal != '' OR PrincipalType = " + st.str(event.PrincipalAnonymous) + ")"}
+	conds := []string{st.inBucketedTime(w), "(Principal != '' OR PrincipalType = " + st.str(event.PrincipalAnonymous) + ")"}
 	if req.GetServiceName() != "" {
 		conds = append(conds, "ServiceName = "+st.str(req.GetServiceName()))
 	}
@@ -98,9 +98,9 @@ func defaultStep(w window) time.Duration {
 // the edge sources.
 func tlsUnion(st *stmt, w window, cols string) string {
 	return `(
-  SELECT ` + cols + ` FROM tls_connections WHERE ` + st.inTime("Timestamp", w) + ` AND Established
+  SELECT ` + cols + ` FROM tls_connections WHERE ` + st.inBucketedTime(w) + ` AND Established
   UNION ALL
-  SELECT ` + cols + ` FROM access_events WHERE ` + st.inTime("Timestamp", w) + ` AND Source IN ` +
+  SELECT ` + cols + ` FROM access_events WHERE ` + st.inBucketedTime(w) + ` AND Source IN ` +
 		st.strs([]string{event.SourceNginx, event.SourceMesh}) + ` AND TlsVersion != ''
 )`
 }
@@ -215,9 +215,9 @@ func (s *Server) certificates(ctx context.Context, w window, soon time.Duration,
 	st := newStmt()
 	cols := "PeerFingerprint, PeerSubject, PeerIssuer, PeerSpiffeId, PeerSerial, %s AS NotBefore, PeerNotAfter, Timestamp, toString(Source) AS Source"
 	union := `(
-  SELECT ` + sprintf(cols, "PeerNotBefore") + ` FROM tls_connections WHERE ` + st.inTime("Timestamp", w) + ` AND PeerFingerprint != ''
+  SELECT ` + sprintf(cols, "PeerNotBefore") + ` FROM tls_connections WHERE ` + st.inBucketedTime(w) + ` AND PeerFingerprint != ''
   UNION ALL
-  SELECT ` + sprintf(cols, "toDateTime(0, 'UTC')") + ` FROM access_events WHERE ` + st.inTime("Timestamp", w) + ` AND PeerFingerprint != ''
+  SELECT ` + sprintf(cols, "toDateTime(0, 'UTC')") + ` FROM access_events WHERE ` + st.inBucketedTime(w) + ` AND PeerFingerprint != ''
 )`
 	certs := `SELECT PeerFingerprint,
     any(PeerSubject) AS Subject, any(PeerIssuer) AS Issuer, any(PeerSpiffeId) AS SpiffeId, any(PeerSerial) AS Serial,
@@ -250,9 +250,9 @@ func (s *Server) certificates(ctx context.Context, w window, soon time.Duration,
 	}
 	st2 := newStmt()
 	union2 := `(
-  SELECT PeerFingerprint, PeerNotAfter FROM tls_connections WHERE ` + st2.inTime("Timestamp", w) + ` AND PeerFingerprint != ''
+  SELECT PeerFingerprint, PeerNotAfter FROM tls_connections WHERE ` + st2.inBucketedTime(w) + ` AND PeerFingerprint != ''
   UNION ALL
-  SELECT PeerFingerprint, PeerNotAfter FROM access_events WHERE ` + st2.inTime("Timestamp", w) + ` AND PeerFingerprint != ''
+  SELECT PeerFingerprint, PeerNotAfter FROM access_events WHERE ` + st2.inBucketedTime(w) + ` AND PeerFingerprint != ''
 )`
 	e := st2.seconds(w.end)
 	sql = `SELECT
@@ -280,7 +280,7 @@ func (s *Server) handshakeFailures(ctx context.Context, w window, p *taplinev1.T
 	st := newStmt()
 	sql := `SELECT toString(Failure), count() AS N, max(Timestamp), argMax(FailureDetail, Timestamp)
 FROM tls_connections
-WHERE ` + st.inTime("Timestamp", w) + ` AND NOT Established
+WHERE ` + st.inBucketedTime(w) + ` AND NOT Established
 GROUP BY Failure
 ORDER BY N DESC, Failure`
 	return s.each(ctx, "TLS posture", sql, st.params, func(r store.Rows) error {

@@ -43,6 +43,17 @@ func where(conds []string) string {
 	return strings.Join(conds, "\n  AND ")
 }
 
+// inBucketedTime is Timestamp in [w.start, w.end) for access_events and
+// tls_connections, whose sorting key starts with
+// toStartOfFiveMinutes(Timestamp): ClickHouse does not derive that key's
+// range from a condition on a DateTime64 Timestamp, so the bucket range is
+// spelled out and the primary key prunes.
+func (s *stmt) inBucketedTime(w window) string {
+	lo, hi := s.time(w.start), s.time(w.end)
+	return "toStartOfFiveMinutes(Timestamp) >= toStartOfFiveMinutes(" + lo + ") AND toStartOfFiveMinutes(Timestamp) <= toStartOfFiveMinutes(" + hi + ")" +
+		" AND Timestamp >= " + lo + " AND Timestamp < " + hi
+}
+
 // inTime is the condition col in [w.start, w.end).
 func (s *stmt) inTime(col string, w window) string {
 	return col + " >= " + s.time(w.start) + " AND " + col + " < " + s.time(w.end)

@@ -170,23 +170,27 @@ func (s *Server) collect(ctx context.Context, c *collection) error {
 		if len(traces)+len(traceIDs)+len(requestIDs)+len(conns) == 0 {
 			return nil
 		}
+		b, err := s.lookupBounds(ctx, traces, append(slices.Clone(traceIDs), requestIDs...))
+		if err != nil {
+			return err
+		}
 		var (
 			spans   []*taplinev1.Span
 			events  []*taplinev1.AccessEvent
 			tls     []*taplinev1.TlsConnection
 			limited [3]bool
 		)
-		err := parallel(
+		err = parallel(
 			func() (err error) {
-				spans, limited[0], err = s.loadSpans(ctx, traces, s.cfg.MaxTimelineSpans-len(c.spans))
+				spans, limited[0], err = s.loadSpans(ctx, traces, b.spans, s.cfg.MaxTimelineSpans-len(c.spans))
 				return err
 			},
 			func() (err error) {
-				events, limited[1], err = s.loadEvents(ctx, traceIDs, requestIDs, s.cfg.MaxTimelineSpans-len(c.events))
+				events, limited[1], err = s.loadEvents(ctx, traceIDs, requestIDs, b.events, s.cfg.MaxTimelineSpans-len(c.events))
 				return err
 			},
 			func() (err error) {
-				tls, limited[2], err = s.loadTLS(ctx, conns, traceIDs, requestIDs, c.events, s.cfg.MaxTimelineSpans)
+				tls, limited[2], err = s.loadTLS(ctx, conns, traceIDs, requestIDs, c.events, b.events, s.cfg.MaxTimelineSpans)
 				return err
 			},
 		)
@@ -211,10 +215,11 @@ func (s *Server) collect(ctx context.Context, c *collection) error {
 			c.addTrace(e.GetTraceId())
 			c.addRequest(e.GetRequestId())
 			// The query read the events of every request and trace its
-			// seeds' events name, and the TLS query their connections.
+			// seeds' events name; the TLS query read the connections of
+			// the seeds' own events.
 			c.eventsByID["t:"+e.GetTraceId()] = true
 			c.eventsByID["r:"+e.GetRequestId()] = true
-			if e.GetConnectionId() != "" {
+			if e.GetConnectionId() != "" && (slices.Contains(traceIDs, e.GetTraceId()) || slices.Contains(requestIDs, e.GetRequestId())) {
 				c.connsLoaded[e.GetConnectionId()] = true
 			}
 		}
@@ -228,18 +233,67 @@ func (s *Server) collect(ctx context.Context, c *collection) error {
 	return nil
 }
 
-// loadSpans reads the spans of the given traces within their bounds from
-// otel_traces_trace_id_ts, at most limit of them.
-func (s *Server) loadSpans(ctx context.Context, ids []string, limit int) ([]*taplinev1.Span, bool, error) {
-	if len(ids) == 0 {
+// idBounds are the time ranges the lookup tables give for a round's ids;
+// a nil window means none of the ids is known.
+type idBounds struct {
+	spans, events *window
+}
+
+// lookupBounds reads, in one query, the time range of the given traces from
+// otel_traces_trace_id_ts and that of the given trace and request ids from
+// access_events_id_ts. The span range ends a second after End (End is
+// rounded down to the second); the event range is widened by idSlack on both
+// sides, since hops are recorded by machines whose clocks differ.
+func (s *Server) lookupBounds(ctx context.Context, traces, ids []string) (idBounds, error) {
+	var b idBounds
+	st := newStmt()
+	var parts []string
+	if len(traces) > 0 {
+		parts = append(parts, "SELECT 'spans' AS T, toDateTime64(min(Start), 9, 'UTC') AS S, toDateTime64(max(End), 9, 'UTC') AS E, count() AS N"+
+			" FROM otel_traces_trace_id_ts WHERE TraceId IN "+st.strs(traces))
+	}
+	if len(ids) > 0 {
+		parts = append(parts, "SELECT 'events' AS T, min(Start) AS S, max(End) AS E, count() AS N FROM access_events_id_ts WHERE Id IN "+st.strs(ids))
+	}
+	if len(parts) == 0 {
+		return b, nil
+	}
+	err := s.each(ctx, "look up ids", strings.Join(parts, "\nUNION ALL\n"), st.params, func(r store.Rows) error {
+		var (
+			which string
+			w     window
+			n     uint64
+		)
+		if err := r.Scan(&which, &w.start, &w.end, &n); err != nil {
+			return err
+		}
+		if n == 0 {
+			return nil
+		}
+		switch which {
+		case "spans":
+			w.end = w.end.Add(time.Second)
+			b.spans = &w
+		case "events":
+			w.start, w.end = w.start.Add(-idSlack), w.end.Add(idSlack)
+			b.events = &w
+		}
+		return nil
+	})
+	return b, err
+}
+
+// loadSpans reads the spans of the given traces within w, at most limit of
+// them.
+func (s *Server) loadSpans(ctx context.Context, ids []string, w *window, limit int) ([]*taplinev1.Span, bool, error) {
+	if len(ids) == 0 || w == nil {
 		return nil, false, nil
 	}
 	if limit <= 0 {
 		return nil, true, nil
 	}
 	st := newStmt()
-	idList := st.strs(ids)
-	sql := "SELECT " + spanColumns + "\nFROM otel_traces\nWHERE TraceId IN " + idList + "\n  AND " + traceTimeBounds(st, idList) +
+	sql := "SELECT " + spanColumns + "\nFROM otel_traces\nWHERE TraceId IN " + st.strs(ids) + "\n  AND " + st.inTime("Timestamp", *w) +
 		"\nORDER BY Timestamp, SpanId\nLIMIT " + st.u32(uint32(limit+1))
 	var spans []*taplinev1.Span
 	truncated := false
@@ -258,45 +312,52 @@ func (s *Server) loadSpans(ctx context.Context, ids []string, limit int) ([]*tap
 	return spans, truncated, err
 }
 
-// requestClosure is the condition that selects the access events of the
+// requestClosure are the conditions that select the access events of the
 // given trace and request ids and, one step further, those of the requests
 // and traces these events name: a trace's events give the request ids that
 // find the Nginx hop, a request's events give the trace id that finds the
-// app's hop. bounds keeps the inner reads within the ids' time range.
-func requestClosure(st *stmt, traceIDs, requestIDs []string, bounds string) string {
-	var ors []string
+// app's hop. inner keeps the inner reads within the ids' time range. Each
+// condition tests one column, so that its skip index applies: the reads
+// run as a UNION ALL, not as one OR.
+func requestClosure(st *stmt, traceIDs, requestIDs []string, inner string) []string {
+	var conds []string
 	if len(traceIDs) > 0 {
 		t := st.strs(traceIDs)
-		ors = append(ors, "TraceId IN "+t,
-			"RequestId IN (SELECT RequestId FROM access_events WHERE TraceId IN "+t+" AND "+bounds+" AND RequestId != '')")
+		conds = append(conds, "TraceId IN "+t,
+			"RequestId IN (SELECT RequestId FROM access_events WHERE TraceId IN "+t+" AND "+inner+" AND RequestId != '')")
 	}
 	if len(requestIDs) > 0 {
 		r := st.strs(requestIDs)
-		ors = append(ors, "RequestId IN "+r,
-			"TraceId IN (SELECT TraceId FROM access_events WHERE RequestId IN "+r+" AND "+bounds+" AND TraceId != '')")
+		conds = append(conds, "RequestId IN "+r,
+			"TraceId IN (SELECT TraceId FROM access_events WHERE RequestId IN "+r+" AND "+inner+" AND TraceId != '')")
 	}
-	return "(" + strings.Join(ors, "\n    OR ") + ")"
+	return conds
 }
 
 // loadEvents reads the access events of the given trace and request ids,
-// and of the requests and traces they name, within the ids' bounds from
-// access_events_id_ts (widened by a minute: hops are recorded by other
-// machines), at most limit of them.
-func (s *Server) loadEvents(ctx context.Context, traceIDs, requestIDs []string, limit int) ([]*taplinev1.AccessEvent, bool, error) {
-	if len(traceIDs)+len(requestIDs) == 0 {
+// and of the requests and traces they name, within w, at most limit of
+// them.
+func (s *Server) loadEvents(ctx context.Context, traceIDs, requestIDs []string, w *window, limit int) ([]*taplinev1.AccessEvent, bool, error) {
+	if len(traceIDs)+len(requestIDs) == 0 || w == nil {
 		return nil, false, nil
 	}
 	if limit <= 0 {
 		return nil, true, nil
 	}
 	st := newStmt()
-	bounds := eventTimeBounds(st, st.strs(append(slices.Clone(traceIDs), requestIDs...)), idSlack)
-	sql := "SELECT " + eventColumns + "\nFROM access_events\nWHERE " + requestClosure(st, traceIDs, requestIDs, bounds) + "\n  AND " + bounds +
-		"\nORDER BY Timestamp\nLIMIT " + st.u32(uint32(limit+1))
+	bounds := st.inBucketedTime(*w)
+	var parts []string
+	for _, cond := range requestClosure(st, traceIDs, requestIDs, bounds) {
+		parts = append(parts, "SELECT "+eventColumns+"\nFROM access_events\nWHERE "+cond+"\n  AND "+bounds)
+	}
+	// Branches overlap (the tap's hop has both ids); collect drops the
+	// repeats, so the limit leaves room for them.
+	max := len(parts) * limit
+	sql := "SELECT * FROM (\n" + strings.Join(parts, "\nUNION ALL\n") + "\n)\nORDER BY Timestamp\nLIMIT " + st.u32(uint32(max+1))
 	var events []*taplinev1.AccessEvent
 	truncated := false
 	err := s.each(ctx, "read access events", sql, st.params, func(r store.Rows) error {
-		if len(events) == limit {
+		if len(events) == max {
 			truncated = true
 			return nil
 		}
@@ -310,16 +371,14 @@ func (s *Server) loadEvents(ctx context.Context, traceIDs, requestIDs []string, 
 	return events, truncated, err
 }
 
-// loadTLS reads the TLS connections with the given ids and those of the
-// access events of the given trace and request ids (as loadEvents finds
-// them). A kept-alive connection may have been opened up to tls_lookback
-// before the requests on it.
-func (s *Server) loadTLS(ctx context.Context, conns, traceIDs, requestIDs []string, events []*taplinev1.AccessEvent, limit int) ([]*taplinev1.TlsConnection, bool, error) {
-	if len(conns)+len(traceIDs)+len(requestIDs) == 0 {
-		return nil, false, nil
-	}
+// loadTLS reads the TLS connections with the given ids (of events already
+// loaded) and those of the access events of the given trace and request ids
+// (the tap's hop, which carries both; connections of events found one step
+// further are read in the next round). A kept-alive connection may have
+// been opened up to tls_lookback before the requests on it.
+func (s *Server) loadTLS(ctx context.Context, conns, traceIDs, requestIDs []string, events []*taplinev1.AccessEvent, w *window, limit int) ([]*taplinev1.TlsConnection, bool, error) {
 	st := newStmt()
-	var ors, times []string
+	var parts []string
 	if len(conns) > 0 {
 		var first, last time.Time
 		for _, e := range events {
@@ -334,19 +393,25 @@ func (s *Server) loadTLS(ctx context.Context, conns, traceIDs, requestIDs []stri
 				last = t
 			}
 		}
-		ors = append(ors, "ConnectionId IN "+st.strs(conns))
-		times = append(times, st.inTime("Timestamp", window{start: first.Add(-s.cfg.TLSLookback), end: last.Add(idSlack)}))
+		parts = append(parts, "ConnectionId IN "+st.strs(conns)+" AND "+
+			st.inBucketedTime(window{start: first.Add(-s.cfg.TLSLookback), end: last.Add(idSlack)}))
 	}
-	if len(traceIDs)+len(requestIDs) > 0 {
-		all := st.strs(append(slices.Clone(traceIDs), requestIDs...))
-		bounds := eventTimeBounds(st, all, idSlack)
-		ors = append(ors, "ConnectionId IN (SELECT ConnectionId FROM access_events WHERE "+requestClosure(st, traceIDs, requestIDs, bounds)+
-			" AND "+bounds+" AND ConnectionId != '')")
-		lookback := st.u64(uint64(s.cfg.TLSLookback / time.Millisecond))
-		times = append(times, "Timestamp >= (SELECT min(Start) FROM access_events_id_ts WHERE Id IN "+all+") - toIntervalMillisecond("+lookback+")"+
-			" AND Timestamp <= (SELECT max(End) FROM access_events_id_ts WHERE Id IN "+all+") + toIntervalMillisecond("+st.u64(uint64(idSlack/time.Millisecond))+")")
+	if len(traceIDs)+len(requestIDs) > 0 && w != nil {
+		var direct []string
+		if len(traceIDs) > 0 {
+			direct = append(direct, "TraceId IN "+st.strs(traceIDs))
+		}
+		if len(requestIDs) > 0 {
+			direct = append(direct, "RequestId IN "+st.strs(requestIDs))
+		}
+		parts = append(parts, "ConnectionId IN (SELECT ConnectionId FROM access_events WHERE ("+strings.Join(direct, " OR ")+
+			") AND "+st.inBucketedTime(*w)+" AND ConnectionId != '') AND "+
+			st.inBucketedTime(window{start: w.start.Add(-s.cfg.TLSLookback), end: w.end}))
 	}
-	sql := "SELECT " + tlsColumns + "\nFROM tls_connections\nWHERE (" + strings.Join(ors, "\n    OR ") + ")\n  AND ((" + strings.Join(times, ") OR (") + "))" +
+	if len(parts) == 0 {
+		return nil, false, nil
+	}
+	sql := "SELECT " + tlsColumns + "\nFROM tls_connections\nWHERE (" + strings.Join(parts, ")\n   OR (") + ")" +
 		"\nORDER BY Timestamp\nLIMIT " + st.u32(uint32(limit+1))
 	var out []*taplinev1.TlsConnection
 	truncated := false

@@ -120,12 +120,12 @@ func (q traceSearch) spanConds(st *stmt, lo time.Time) []string {
 	ids := window{start: lo.Add(-idSlack), end: q.w.end.Add(idSlack)}
 	if q.principal != "" {
 		p := st.str(q.principal)
-		conds = append(conds, "(TraceId IN (SELECT TraceId FROM access_events WHERE "+st.inTime("Timestamp", ids)+
+		conds = append(conds, "(TraceId IN (SELECT TraceId FROM access_events WHERE "+st.inBucketedTime(ids)+
 			" AND Principal = "+p+" AND TraceId != '') OR SpanAttributes["+st.str(event.AttrEnduserID)+"] = "+p+")")
 	}
 	if q.requestID != "" {
 		r := st.str(q.requestID)
-		conds = append(conds, "(TraceId IN (SELECT TraceId FROM access_events WHERE "+st.inTime("Timestamp", ids)+
+		conds = append(conds, "(TraceId IN (SELECT TraceId FROM access_events WHERE "+st.inBucketedTime(ids)+
 			" AND RequestId = "+r+" AND TraceId != '') OR SpanAttributes["+st.str(event.AttrRequestID)+"] = "+r+")")
 	}
 	return conds
@@ -271,11 +271,13 @@ func traceTimeBounds(st *stmt, ids string) string {
 }
 
 // eventTimeBounds does the same for access_events through
-// access_events_id_ts (exact times), widened by slack on both sides.
-func eventTimeBounds(st *stmt, ids string, slack time.Duration) string {
-	sl := st.u64(uint64(slack / time.Millisecond))
-	return "Timestamp >= (SELECT min(Start) FROM access_events_id_ts WHERE Id IN " + ids + ") - toIntervalMillisecond(" + sl + ")" +
-		" AND Timestamp <= (SELECT max(End) FROM access_events_id_ts WHERE Id IN " + ids + ") + toIntervalMillisecond(" + sl + ")"
+// access_events_id_ts (exact times), with the five-minute bucket range
+// spelled out (see inBucketedTime).
+func eventTimeBounds(ids string) string {
+	lo := "(SELECT min(Start) FROM access_events_id_ts WHERE Id IN " + ids + ")"
+	hi := "(SELECT max(End) FROM access_events_id_ts WHERE Id IN " + ids + ")"
+	return "toStartOfFiveMinutes(Timestamp) >= toStartOfFiveMinutes(" + lo + ") AND toStartOfFiveMinutes(Timestamp) <= toStartOfFiveMinutes(" + hi + ")" +
+		" AND Timestamp >= " + lo + " AND Timestamp <= " + hi
 }
 
 // summarize builds the summaries of the given traces, in the given order:
@@ -387,7 +389,7 @@ func (s *Server) eventIdentities(ctx context.Context, ids []string, out map[stri
   if(countIf(Principal != '' AND Source = ` + tap + `) > 0, minIf(Principal, Principal != '' AND Source = ` + tap + `), minIf(Principal, Principal != '')) AS Principal,
   arraySort(groupUniqArrayIf(RequestId, RequestId != '')) AS RequestIds
 FROM access_events
-WHERE TraceId IN ` + idList + ` AND ` + eventTimeBounds(st, idList, 0) + `
+WHERE TraceId IN ` + idList + ` AND ` + eventTimeBounds(idList) + `
 GROUP BY TraceId`
 	return s.each(ctx, "summarize traces", sql, st.params, func(r store.Rows) error {
 		var (

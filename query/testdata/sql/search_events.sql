@@ -6,7 +6,7 @@ SELECT Timestamp, Duration, toString(Source), toString(ServiceName), toString(No
   Principal, toString(PrincipalType), JwtIssuer, JwtSubject, JwtAudience, JwtScopes,
   toString(Decision), toString(Policy), toString(Reason), ConnectionId, Attributes
 FROM access_events
-WHERE Timestamp >= {p0:DateTime64(9)} AND Timestamp < {p1:DateTime64(9)}
+WHERE toStartOfFiveMinutes(Timestamp) >= toStartOfFiveMinutes({p0:DateTime64(9)}) AND toStartOfFiveMinutes(Timestamp) <= toStartOfFiveMinutes({p1:DateTime64(9)}) AND Timestamp >= {p0:DateTime64(9)} AND Timestamp < {p1:DateTime64(9)}
   AND Source IN {p2:Array(String)}
   AND ServiceName = {p3:String}
   AND Principal = {p4:String}

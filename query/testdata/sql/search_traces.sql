@@ -10,8 +10,8 @@ WHERE Timestamp >= {p0:DateTime64(9)} AND Timestamp < {p1:DateTime64(9)}
   AND StatusCode = {p11:String}
   AND Duration >= {p12:UInt64}
   AND Duration <= {p13:UInt64}
-  AND (TraceId IN (SELECT TraceId FROM access_events WHERE Timestamp >= {p15:DateTime64(9)} AND Timestamp < {p16:DateTime64(9)} AND Principal = {p14:String} AND TraceId != '') OR SpanAttributes[{p17:String}] = {p14:String})
-  AND (TraceId IN (SELECT TraceId FROM access_events WHERE Timestamp >= {p19:DateTime64(9)} AND Timestamp < {p20:DateTime64(9)} AND RequestId = {p18:String} AND TraceId != '') OR SpanAttributes[{p21:String}] = {p18:String})
+  AND (TraceId IN (SELECT TraceId FROM access_events WHERE toStartOfFiveMinutes(Timestamp) >= toStartOfFiveMinutes({p15:DateTime64(9)}) AND toStartOfFiveMinutes(Timestamp) <= toStartOfFiveMinutes({p16:DateTime64(9)}) AND Timestamp >= {p15:DateTime64(9)} AND Timestamp < {p16:DateTime64(9)} AND Principal = {p14:String} AND TraceId != '') OR SpanAttributes[{p17:String}] = {p14:String})
+  AND (TraceId IN (SELECT TraceId FROM access_events WHERE toStartOfFiveMinutes(Timestamp) >= toStartOfFiveMinutes({p19:DateTime64(9)}) AND toStartOfFiveMinutes(Timestamp) <= toStartOfFiveMinutes({p20:DateTime64(9)}) AND Timestamp >= {p19:DateTime64(9)} AND Timestamp < {p20:DateTime64(9)} AND RequestId = {p18:String} AND TraceId != '') OR SpanAttributes[{p21:String}] = {p18:String})
 GROUP BY TraceId
 ORDER BY MatchedAt DESC, TraceId DESC
 LIMIT {p22:UInt32}
