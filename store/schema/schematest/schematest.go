@@ -173,6 +173,8 @@ func sample(t *testing.T, typ string) any {
 		return map[string]uint64{"otel_traces": 3}
 	case typ == "Array(String)", typ == "Array(LowCardinality(String))":
 		return []string{"a"} // one element, like every array of a Nested column
+	case typ == "Array(UInt64)":
+		return []uint64{7}
 	case typ == "Array(DateTime64(9))":
 		return []time.Time{sampleTime}
 	case typ == "Array(Map(LowCardinality(String), String))":
