@@ -14,6 +14,7 @@ import (
 	"github.com/tapline/tapline/collector"
 	"github.com/tapline/tapline/compliance"
 	"github.com/tapline/tapline/config/configtype"
+	"github.com/tapline/tapline/ingest"
 	"github.com/tapline/tapline/proxy"
 	"github.com/tapline/tapline/query"
 	"github.com/tapline/tapline/ui"
@@ -33,6 +34,9 @@ type Config struct {
 	HTTP  HTTP       `yaml:"http"`
 	Store Store      `yaml:"store"`
 	Bus   bus.Config `yaml:"bus"`
+	// Ingest moves everything from the bus into the store: consumer,
+	// batching, backoff.
+	Ingest ingest.Config `yaml:"ingest"`
 	// Query is the query API: gRPC listener, limits and authentication.
 	Query query.Config `yaml:"query"`
 	// Collector is the OpenTelemetry Collector: its YAML file or the
@@ -60,6 +64,7 @@ func Default() Config {
 		HTTP:       DefaultHTTP(),
 		Store:      DefaultStore(),
 		Bus:        bus.Default(),
+		Ingest:     ingest.Default(),
 		Query:      query.Default(),
 		Collector:  collector.Default(),
 		Compliance: compliance.Default(),
@@ -85,6 +90,7 @@ func (c Config) sections() []struct {
 		{"http", c.HTTP},
 		{"store", c.Store},
 		{"bus", c.Bus},
+		{"ingest", c.Ingest},
 		{"query", c.Query},
 		{"collector", c.Collector},
 		{"compliance", c.Compliance},

@@ -15,6 +15,7 @@ import (
 	"github.com/tapline/tapline/compliance"
 	"github.com/tapline/tapline/config"
 	"github.com/tapline/tapline/config/configtype"
+	"github.com/tapline/tapline/ingest"
 	"github.com/tapline/tapline/proxy"
 	"github.com/tapline/tapline/query"
 	"github.com/tapline/tapline/store/schema"
@@ -63,6 +64,7 @@ func fullConfig() config.Config {
 				MaxAge: 24 * time.Hour, MaxBytes: 50 << 30, DuplicateWindow: 5 * time.Minute, Replicas: 3,
 			},
 		},
+		Ingest:     ingest.Default(),
 		Query:      query.Default(),
 		Collector:  collector.Default(),
 		Compliance: compliance.Default(),

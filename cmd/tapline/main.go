@@ -100,6 +100,7 @@ func (a *app) rootCommand() *cobra.Command {
 	root.AddCommand(
 		a.runCommand(),
 		a.collectorCommand(),
+		a.ingestCommand(),
 		a.proxyCommand(),
 		a.queryCommand(),
 		a.reportCommand(),

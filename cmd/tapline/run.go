@@ -34,10 +34,12 @@ cleanly; data is kept and the next run continues from it.`,
 			p.addBus()
 			p.addStore()
 			p.addCollector(a.version, nil)
+			p.addIngest()
+			if cfg.Proxy.Configured() {
+				p.addProxy()
+			}
 			p.addUI(p.addQuery(), a.version)
 			p.addCompliance(a.version)
-			// Later parts plug in here, in start order: ingest (bus →
-			// store), the query API and the UI (mounted with p.svc.Handle).
 			return p.svc.Run(cmd.Context())
 		},
 	}
