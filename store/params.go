@@ -152,6 +152,15 @@ func formatFloat(f float64, bits int) string {
 	return strconv.FormatFloat(f, 'g', -1, bits)
 }
 
+// QuoteString is s as a ClickHouse string literal: in single quotes, with
+// backslash, quote, newline, tab, carriage return and NUL escaped. For the
+// few places a value cannot be a parameter, such as a SETTINGS value.
+func QuoteString(s string) string {
+	var b strings.Builder
+	writeText(&b, s, true)
+	return b.String()
+}
+
 // writeText writes s, inside single quotes with escapes when quoted.
 func writeText(b *strings.Builder, s string, quoted bool) {
 	if !quoted {

@@ -268,7 +268,7 @@ func (b *batch) insertQuery() string {
 	if b.opts.DedupToken != "" {
 		// Settings take literals, not parameters.
 		q.WriteString(" SETTINGS insert_deduplication_token = ")
-		q.WriteString(quoteString(b.opts.DedupToken))
+		q.WriteString(store.QuoteString(b.opts.DedupToken))
 	}
 	q.WriteString(" SELECT * FROM file({tapline_file:String}, 'RowBinary', {tapline_structure:String})")
 	return q.String()
