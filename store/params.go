@@ -152,6 +152,29 @@ func formatFloat(f float64, bits int) string {
 	return strconv.FormatFloat(f, 'g', -1, bits)
 }
 
+// ParamText is the text both engines send for a query-parameter value.
+// ClickHouse reads a parameter the way it reads a TSV field, so a top-level
+// string (or []byte) is TSV-escaped; arrays, maps and other values are sent
+// in FormatParam's quoted form as they are.
+func ParamText(v any) (string, error) {
+	text, err := FormatParam(v)
+	if err != nil {
+		return "", err
+	}
+	rv := reflect.ValueOf(v)
+	for rv.Kind() == reflect.Pointer && !rv.IsNil() {
+		rv = rv.Elem()
+	}
+	if rv.Kind() == reflect.String || (rv.Kind() == reflect.Slice && rv.Type().Elem().Kind() == reflect.Uint8) {
+		return tsvEscaper.Replace(text), nil
+	}
+	return text, nil
+}
+
+// tsvEscaper escapes a TSV field: backslash, tab, newline, and for safety
+// carriage return and NUL.
+var tsvEscaper = strings.NewReplacer(`\`, `\\`, "\t", `\t`, "\n", `\n`, "\r", `\r`, "\x00", `\0`)
+
 // QuoteString is s as a ClickHouse string literal: in single quotes, with
 // backslash, quote, newline, tab, carriage return and NUL escaped. For the
 // few places a value cannot be a parameter, such as a SETTINGS value.

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -301,62 +300,19 @@ func (e *Engine) Ping(ctx context.Context) error {
 	return e.Exec(ctx, "SELECT 1", nil)
 }
 
-// statement binds params to query. chDB parses a parameter's text the way
-// TSV input is parsed, so top-level strings are TSV-escaped; arrays, maps
-// and other values are parsed from their quoted text form as it is.
+// statement binds params to query, each value in store.ParamText's form.
 func (e *Engine) statement(query, format string, params store.Params) (*statement, error) {
 	names := make([]string, 0, len(params))
 	values := make([]string, 0, len(params))
 	for name, v := range params {
-		text, err := store.FormatParam(v)
+		text, err := store.ParamText(v)
 		if err != nil {
 			return nil, fmt.Errorf("chdb: parameter %s: %w", name, err)
-		}
-		if isText(v) {
-			text = escapeTSV(text)
 		}
 		names = append(names, name)
 		values = append(values, text)
 	}
 	return newStatement(query, format, names, values), nil
-}
-
-// isText reports whether v is formatted as raw text (a string or []byte,
-// possibly behind a named type or a non-nil pointer).
-func isText(v any) bool {
-	rv := reflect.ValueOf(v)
-	for rv.Kind() == reflect.Pointer && !rv.IsNil() {
-		rv = rv.Elem()
-	}
-	return rv.Kind() == reflect.String ||
-		(rv.Kind() == reflect.Slice && rv.Type().Elem().Kind() == reflect.Uint8)
-}
-
-// escapeTSV escapes s as a TSV field: backslash, tab, newline (and, for
-// safety, carriage return and NUL).
-func escapeTSV(s string) string {
-	if !strings.ContainsAny(s, "\\\t\n\r\x00") {
-		return s
-	}
-	var b strings.Builder
-	b.Grow(len(s) + 8)
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; c {
-		case '\\':
-			b.WriteString(`\\`)
-		case '\t':
-			b.WriteString(`\t`)
-		case '\n':
-			b.WriteString(`\n`)
-		case '\r':
-			b.WriteString(`\r`)
-		case 0:
-			b.WriteString(`\0`)
-		default:
-			b.WriteByte(c)
-		}
-	}
-	return b.String()
 }
 
 // quoteIdent quotes a name checked by the caller (identifier or column

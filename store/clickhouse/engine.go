@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"reflect"
 	"strings"
 	"sync/atomic"
 
@@ -86,7 +85,7 @@ func queryContext(ctx context.Context, params store.Params, settings ch.Settings
 	if len(params) > 0 {
 		p := make(ch.Parameters, len(params))
 		for name, v := range params {
-			text, err := paramText(v)
+			text, err := store.ParamText(v)
 			if err != nil {
 				return nil, fmt.Errorf("parameter %s: %w", name, err)
 			}
@@ -102,28 +101,6 @@ func queryContext(ctx context.Context, params store.Params, settings ch.Settings
 	}
 	return ch.Context(ctx, opts...), nil
 }
-
-// paramText is the text the server parses for a parameter value. The server
-// reads every parameter in TSV-escaped form (as over HTTP and in chDB), so a
-// top-level string is escaped; arrays, maps and tuples come from
-// store.FormatParam already quoted and escaped inside.
-func paramText(v any) (string, error) {
-	text, err := store.FormatParam(v)
-	if err != nil {
-		return "", err
-	}
-	rv := reflect.ValueOf(v)
-	for rv.Kind() == reflect.Pointer && !rv.IsNil() {
-		rv = rv.Elem()
-	}
-	isBytes := rv.Kind() == reflect.Slice && rv.Type().Elem().Kind() == reflect.Uint8
-	if rv.Kind() == reflect.String || isBytes {
-		return tsvEscaper.Replace(text), nil
-	}
-	return text, nil
-}
-
-var tsvEscaper = strings.NewReplacer(`\`, `\\`, "\t", `\t`, "\n", `\n`, "\r", `\r`, "\x00", `\0`)
 
 // Exec runs a statement that returns no rows.
 func (e *Engine) Exec(ctx context.Context, query string, params store.Params) error {

@@ -59,7 +59,7 @@ func TestParamText(t *testing.T) {
 		{"array", []string{"a'b", "c\\d"}, `['a\'b','c\\d']`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := paramText(tc.v)
+			got, err := store.ParamText(tc.v)
 			require.NoError(t, err)
 			require.Equal(t, tc.want, got)
 		})
