@@ -115,11 +115,7 @@ func (q *queryAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	q.mu.Lock()
 	h := q.handler
 	q.mu.Unlock()
-	if h == nil {
-		http.Error(w, "query API not running", http.StatusServiceUnavailable)
-		return
-	}
-	h.ServeHTTP(w, r)
+	serveWhileRunning(w, r, h, "query API")
 }
 
 func (q *queryAPI) Shutdown(ctx context.Context) error {

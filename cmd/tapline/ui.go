@@ -84,11 +84,7 @@ func (w *webUI) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	w.mu.Lock()
 	h := w.handler
 	w.mu.Unlock()
-	if h == nil {
-		http.Error(rw, "UI not running", http.StatusServiceUnavailable)
-		return
-	}
-	h.ServeHTTP(rw, r)
+	serveWhileRunning(rw, r, h, "UI")
 }
 
 func (w *webUI) Shutdown(ctx context.Context) error {
