@@ -37,6 +37,7 @@ const (
 	PrincipalJWT       = "jwt"
 	PrincipalCert      = "cert"
 	PrincipalAnonymous = "anonymous"
+	PrincipalToken     = "token" // a static API token of the query API
 )
 
 // Semantic-convention attribute keys.
@@ -69,6 +70,9 @@ const (
 	AttrTLSClientNotBefore = "tls.client.not_before"
 	AttrTLSClientSerial    = "tls.client.serial"                  // uppercase hex
 	AttrTLSClientHash      = "tls.client.hash.sha256"             // uppercase hex of the leaf certificate
+	AttrTLSClientHashSHA1  = "tls.client.hash.sha1"               // uppercase hex; all nginx's $ssl_client_fingerprint gives
+	AttrIncomingRequestID  = "http.request.header.x-request-id"   // a client's own X-Request-ID when the hop replaced it
+	AttrUpstreamRespTime   = "tapline.upstream.response_time"     // nginx $upstream_response_time as given (seconds; a list when retried)
 	AttrTLSALPN            = "tls.next_protocol"                  // negotiated ALPN protocol
 	AttrEnduserID          = "enduser.id"                         // the principal, as the conventions name it
 	AttrUserRoles          = "user.roles"                         // JWT scopes/roles

@@ -22,7 +22,7 @@ import (
 
 // PrincipalTypeToken is the principal type of callers using a static API
 // token (the others come from package event).
-const PrincipalTypeToken = "token"
+const PrincipalTypeToken = event.PrincipalToken
 
 // Caller is who made a request, as authentication established it.
 type Caller struct {

@@ -190,7 +190,7 @@ func (r *request) check(t *testing.T, u *upstream, rec accesslogtest.Record, nod
 		want[event.AttrHTTPResponseSize] = got[event.AttrHTTPResponseSize]
 	}
 	if r.xRequestID != "" {
-		want[accesslog.AttrIncomingRequestID] = r.xRequestID
+		want[event.AttrIncomingRequestID] = r.xRequestID
 	}
 	if r.traceparent != "" {
 		require.Equal(t, r.traceparent[3:35], rec.TraceID, r.name)
@@ -217,7 +217,7 @@ func (r *request) check(t *testing.T, u *upstream, rec accesslogtest.Record, nod
 		want[event.AttrTLSClientIssuer] = c.Issuer.String()
 		want[event.AttrTLSClientSerial] = strings.ToUpper(c.SerialNumber.Text(16))
 		want[event.AttrTLSClientNotAfter] = c.NotAfter.UTC().Format(time.RFC3339)
-		want[accesslog.AttrTLSClientHashSHA1] = strings.ToUpper(hex.EncodeToString(sum[:]))
+		want[event.AttrTLSClientHashSHA1] = strings.ToUpper(hex.EncodeToString(sum[:]))
 		if r.wantVerify == "SUCCESS" {
 			want[event.AttrPrincipal] = c.Subject.String()
 			want[event.AttrPrincipalType] = event.PrincipalCert
@@ -226,8 +226,8 @@ func (r *request) check(t *testing.T, u *upstream, rec accesslogtest.Record, nod
 	require.Equal(t, want, got, r.name)
 }
 
-// AttrUpstreamResponseTimeKey is accesslog.AttrUpstreamResponseTime.
-const AttrUpstreamResponseTimeKey = accesslog.AttrUpstreamResponseTime
+// AttrUpstreamResponseTimeKey is event.AttrUpstreamRespTime.
+const AttrUpstreamResponseTimeKey = event.AttrUpstreamRespTime
 
 // TestRealNginx runs Debian's Nginx with the documented configuration and
 // checks the events of real requests, through syslog (UDP) and through file

@@ -10,20 +10,6 @@ import (
 	"github.com/tapline/tapline/event"
 )
 
-// Attribute keys this package writes that package event does not pin yet.
-// They follow the semantic conventions where one exists.
-const (
-	// AttrTLSClientHashSHA1 is the SHA-1 fingerprint of the client
-	// certificate: all Nginx's $ssl_client_fingerprint gives.
-	AttrTLSClientHashSHA1 = "tls.client.hash.sha1"
-	// AttrIncomingRequestID is the X-Request-ID a client sent when the hop
-	// replaced it with its own (Nginx's $request_id).
-	AttrIncomingRequestID = "http.request.header.x-request-id"
-	// AttrUpstreamResponseTime is Nginx's $upstream_response_time as given
-	// (seconds, a list when several upstreams were tried).
-	AttrUpstreamResponseTime = "tapline.upstream.response_time"
-)
-
 // access is one request at one hop, as any source describes it. Every
 // mapping fills one and write turns it into attributes, so that the
 // attribute names and the normalisation live in one place.
@@ -157,7 +143,7 @@ func (a *access) write(rec plog.LogRecord, raw string) {
 	m.PutStr(event.AttrSource, a.source)
 	putStr(m, event.AttrRequestID, a.requestID)
 	if a.incomingRequestID != a.requestID {
-		putStr(m, AttrIncomingRequestID, a.incomingRequestID)
+		putStr(m, event.AttrIncomingRequestID, a.incomingRequestID)
 	}
 	if a.traceID.IsEmpty() {
 		putStr(m, event.AttrTraceID, a.traceIDText)
@@ -176,7 +162,7 @@ func (a *access) write(rec plog.LogRecord, raw string) {
 	putInt(m, event.AttrClientPort, a.clientPort)
 	putStr(m, event.AttrUpstreamAddress, a.upstreamAddress)
 	putStr(m, event.AttrUpstreamStatus, a.upstreamStatus)
-	putStr(m, AttrUpstreamResponseTime, a.upstreamResponseTime)
+	putStr(m, event.AttrUpstreamRespTime, a.upstreamResponseTime)
 	putStr(m, event.AttrUserAgent, a.userAgent)
 	putStr(m, event.AttrNode, a.node)
 	putStr(m, event.AttrEnduserID, a.user)
@@ -198,7 +184,7 @@ func (a *access) write(rec plog.LogRecord, raw string) {
 		}
 	}
 	putStr(m, event.AttrTLSClientHash, UpperHex(a.hashSHA256))
-	putStr(m, AttrTLSClientHashSHA1, UpperHex(a.hashSHA1))
+	putStr(m, event.AttrTLSClientHashSHA1, UpperHex(a.hashSHA1))
 	putStr(m, event.AttrPeerSPIFFEID, a.spiffeID)
 	putStr(m, event.AttrXFCC, a.xfcc)
 
