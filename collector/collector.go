@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/tapline/tapline/collector/nginxreceiver"
 	"github.com/tapline/tapline/exporters/natsexporter"
 )
 
@@ -45,6 +46,14 @@ type Settings struct {
 	// ${tapline:otlp_http_endpoint}); defaults 127.0.0.1:4317 and :4318.
 	OTLPGRPCEndpoint string
 	OTLPHTTPEndpoint string
+
+	// NginxSyslogEndpoint is where the built-in configuration's nginx
+	// receiver listens for Nginx's syslog datagrams (UDP),
+	// ${tapline:nginx_syslog_endpoint}. Empty or NginxSyslogOff leaves the
+	// receiver out of the built-in configuration and makes the value "";
+	// Tapline's configuration sets DefaultNginxSyslogEndpoint unless told
+	// otherwise (collector.nginx_syslog).
+	NginxSyslogEndpoint string
 
 	// Logger receives the collector's logs. Nil keeps the collector's own
 	// logging, as service::telemetry::logs configures it.
@@ -88,6 +97,12 @@ type TLS struct {
 const (
 	DefaultOTLPGRPCEndpoint = "127.0.0.1:4317"
 	DefaultOTLPHTTPEndpoint = "127.0.0.1:4318"
+	// DefaultNginxSyslogEndpoint is the nginx receiver's syslog UDP address
+	// in Tapline's default configuration.
+	DefaultNginxSyslogEndpoint = nginxreceiver.DefaultUDPEndpoint
+	// NginxSyslogOff, as NginxSyslogEndpoint (or collector.nginx_syslog),
+	// turns the built-in nginx receiver off.
+	NginxSyslogOff = "off"
 )
 
 // Collector is the OpenTelemetry Collector as a component of a tapline
@@ -149,6 +164,9 @@ func (set Settings) withDefaults() Settings {
 	}
 	if set.NATS.URL == "" {
 		set.NATS.URL = natsexporter.DefaultURL
+	}
+	if set.NginxSyslogEndpoint == NginxSyslogOff {
+		set.NginxSyslogEndpoint = ""
 	}
 	return set
 }

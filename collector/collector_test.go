@@ -34,7 +34,19 @@ func freeAddr(t testing.TB) string {
 	return addr
 }
 
-func startCollector(t *testing.T, opts natsexportertest.Options) *testCollector {
+// freeUDPAddr returns a loopback UDP address that was free a moment ago.
+func freeUDPAddr(t testing.TB) string {
+	t.Helper()
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := c.LocalAddr().String()
+	require.NoError(t, c.Close())
+	return addr
+}
+
+// startCollector starts the built-in configuration; edit, if given, changes
+// the settings first (the nginx receiver is off unless edit turns it on).
+func startCollector(t *testing.T, opts natsexportertest.Options, edit ...func(*Settings)) *testCollector {
 	t.Helper()
 	srv := natsexportertest.RunServer(t, opts)
 	srv.CreateStream(t)
@@ -46,6 +58,9 @@ func startCollector(t *testing.T, opts natsexportertest.Options) *testCollector 
 		Logger:           slog.New(slog.DiscardHandler),
 		Registerer:       tc.reg,
 		Version:          "test",
+	}
+	for _, f := range edit {
+		f(&set)
 	}
 	c, err := New(set)
 	require.NoError(t, err)

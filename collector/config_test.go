@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/collector/pipeline"
 	"go.opentelemetry.io/collector/receiver/otlpreceiver"
 
+	"github.com/tapline/tapline/collector/nginxreceiver"
 	"github.com/tapline/tapline/exporters/natsexporter"
 )
 
@@ -63,28 +64,87 @@ func TestFactories(t *testing.T) {
 }
 
 // TestDefaultConfig checks the durability promise in the built-in
-// configuration: no batch processor, no sending queue, no exporter retry.
+// configuration (no batch processor, no sending queue, no exporter retry)
+// and its pipelines, with the nginx receiver on and off.
 func TestDefaultConfig(t *testing.T) {
-	cfg, err := resolve(t, Settings{NATS: NATS{URL: "nats://bus.example:4222"}, OTLPGRPCEndpoint: "127.0.0.1:14317"})
-	require.NoError(t, err)
-
-	otlp := cfg.Receivers[component.MustNewID("otlp")].(*otlpreceiver.Config)
-	require.Equal(t, "127.0.0.1:14317", otlp.Protocols.GRPC.Get().NetAddr.Endpoint)
-	require.Equal(t, DefaultOTLPHTTPEndpoint, otlp.Protocols.HTTP.Get().ServerConfig.NetAddr.Endpoint)
-
-	nats := cfg.Exporters[component.MustNewID("nats")].(*natsexporter.Config)
-	require.Equal(t, "nats://bus.example:4222", nats.URL)
-	require.False(t, nats.SendingQueue.HasValue(), "no in-memory queue before the PubAck")
-	require.False(t, nats.RetryOnFailure.Enabled)
-
-	for _, sig := range []pipeline.Signal{pipeline.SignalTraces, pipeline.SignalLogs} {
-		p := cfg.Service.Pipelines[pipeline.NewID(sig)]
-		require.NotNil(t, p, sig.String())
-		require.Equal(t, []component.ID{component.MustNewID("otlp")}, p.Receivers)
-		require.Equal(t, []component.ID{component.MustNewID("memory_limiter")}, p.Processors, "no batch processor")
-		require.Equal(t, []component.ID{component.MustNewID("nats")}, p.Exporters)
+	otlpID, nginxID := component.MustNewID("otlp"), component.MustNewID("nginx")
+	tests := []struct {
+		name          string
+		nginx         string
+		wantLogs      []component.ID
+		wantNginxUDP  string
+		wantReceivers int
+	}{
+		{"nginx on", "127.0.0.1:15514", []component.ID{otlpID, nginxID}, "127.0.0.1:15514", 2},
+		{"nginx empty", "", []component.ID{otlpID}, "", 1},
+		{"nginx off", NginxSyslogOff, []component.ID{otlpID}, "", 1},
 	}
-	require.Len(t, cfg.Service.Pipelines, 2)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := resolve(t, Settings{NATS: NATS{URL: "nats://bus.example:4222"}, OTLPGRPCEndpoint: "127.0.0.1:14317",
+				NginxSyslogEndpoint: tt.nginx})
+			require.NoError(t, err)
+
+			otlp := cfg.Receivers[otlpID].(*otlpreceiver.Config)
+			require.Equal(t, "127.0.0.1:14317", otlp.Protocols.GRPC.Get().NetAddr.Endpoint)
+			require.Equal(t, DefaultOTLPHTTPEndpoint, otlp.Protocols.HTTP.Get().ServerConfig.NetAddr.Endpoint)
+			require.Len(t, cfg.Receivers, tt.wantReceivers)
+			if tt.wantNginxUDP != "" {
+				nginx := cfg.Receivers[nginxID].(*nginxreceiver.Config)
+				require.Equal(t, nginxreceiver.SyslogConfig{UDP: tt.wantNginxUDP}, nginx.Syslog)
+				require.Empty(t, nginx.Files.Include)
+			}
+
+			nats := cfg.Exporters[component.MustNewID("nats")].(*natsexporter.Config)
+			require.Equal(t, "nats://bus.example:4222", nats.URL)
+			require.False(t, nats.SendingQueue.HasValue(), "no in-memory queue before the PubAck")
+			require.False(t, nats.RetryOnFailure.Enabled)
+
+			limiter := component.MustNewID("memory_limiter")
+			for _, p := range []struct {
+				sig        pipeline.Signal
+				receivers  []component.ID
+				processors []component.ID
+			}{
+				{pipeline.SignalTraces, []component.ID{otlpID}, []component.ID{limiter}},
+				// memory_limiter first: refuse before mapping.
+				{pipeline.SignalLogs, tt.wantLogs, []component.ID{limiter, component.MustNewID("accesslog")}},
+			} {
+				got := cfg.Service.Pipelines[pipeline.NewID(p.sig)]
+				require.NotNil(t, got, p.sig.String())
+				require.Equal(t, p.receivers, got.Receivers, p.sig.String())
+				require.Equal(t, p.processors, got.Processors, "%s: no batch processor", p.sig)
+				require.Equal(t, []component.ID{component.MustNewID("nats")}, got.Exporters)
+			}
+			require.Len(t, cfg.Service.Pipelines, 2)
+		})
+	}
+}
+
+// TestNginxSyslogValue: a user's configuration gets the endpoint, or "" when
+// it is off (which turns the receiver's UDP listener off).
+func TestNginxSyslogValue(t *testing.T) {
+	for _, tt := range []struct{ set, want string }{
+		{"127.0.0.1:15514", "127.0.0.1:15514"},
+		{NginxSyslogOff, ""},
+		{"", ""},
+	} {
+		t.Run(tt.set, func(t *testing.T) {
+			cfg, err := resolve(t, Settings{NginxSyslogEndpoint: tt.set, ConfigURIs: []string{"yaml:" + `
+receivers:
+  nginx:
+    syslog: {udp: "${tapline:nginx_syslog_endpoint}", tcp: 127.0.0.1:15515}
+exporters:
+  nats:
+service:
+  pipelines:
+    logs: {receivers: [nginx], exporters: [nats]}
+`}})
+			require.NoError(t, err)
+			nginx := cfg.Receivers[component.MustNewID("nginx")].(*nginxreceiver.Config)
+			require.Equal(t, tt.want, nginx.Syslog.UDP)
+		})
+	}
 }
 
 func TestDefaultConfigNATSCredentials(t *testing.T) {

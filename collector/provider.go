@@ -3,10 +3,12 @@ package collector
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
 	"go.opentelemetry.io/collector/confmap"
+	"gopkg.in/yaml.v3"
 )
 
 // The tapline: confmap scheme serves values a tapline process knows and a
@@ -23,7 +25,38 @@ const (
 	valueNATSURL  = "nats_url"
 	valueOTLPGRPC = "otlp_grpc_endpoint"
 	valueOTLPHTTP = "otlp_http_endpoint"
+	valueNginx    = "nginx_syslog_endpoint"
 )
+
+// receiverNginx is the built-in configuration's nginx receiver, left out
+// when Settings.NginxSyslogEndpoint is off.
+const receiverNginx = "nginx"
+
+// defaultDocument is the built-in configuration; without an nginx syslog
+// endpoint, the nginx receiver is taken out of it and of every pipeline.
+func defaultDocument(nginxSyslog string) (*confmap.Retrieved, error) {
+	if nginxSyslog != "" {
+		return confmap.NewRetrievedFromYAML(defaultYAML)
+	}
+	var doc map[string]any
+	if err := yaml.Unmarshal(defaultYAML, &doc); err != nil {
+		return nil, fmt.Errorf("built-in configuration: %w", err)
+	}
+	if receivers, ok := doc["receivers"].(map[string]any); ok {
+		delete(receivers, receiverNginx)
+	}
+	service, _ := doc["service"].(map[string]any)
+	pipelines, _ := service["pipelines"].(map[string]any)
+	for _, p := range pipelines {
+		p, ok := p.(map[string]any)
+		if !ok {
+			continue
+		}
+		ids, _ := p["receivers"].([]any)
+		p["receivers"] = slices.DeleteFunc(ids, func(id any) bool { return id == receiverNginx })
+	}
+	return confmap.NewRetrieved(doc)
+}
 
 // hasOverrides reports whether the built-in configuration needs the nats
 // document: credentials or TLS to add to the exporter.
@@ -73,9 +106,10 @@ func newTaplineProviderFactory(set Settings) confmap.ProviderFactory {
 				valueNATSURL:  set.NATS.URL,
 				valueOTLPGRPC: set.OTLPGRPCEndpoint,
 				valueOTLPHTTP: set.OTLPHTTPEndpoint,
+				valueNginx:    set.NginxSyslogEndpoint,
 			},
 			docs: map[string]func() (*confmap.Retrieved, error){
-				docDefault: func() (*confmap.Retrieved, error) { return confmap.NewRetrievedFromYAML(defaultYAML) },
+				docDefault: func() (*confmap.Retrieved, error) { return defaultDocument(set.NginxSyslogEndpoint) },
 				docNATS:    func() (*confmap.Retrieved, error) { return confmap.NewRetrieved(set.NATS.natsDocument()) },
 			},
 		}

@@ -17,6 +17,9 @@ func TestSectionValidate(t *testing.T) {
 		{name: "empty grpc", mod: func(c *Config) { c.OTLPGRPC = "" }, wantErr: "otlp_grpc: must not be empty"},
 		{name: "no port", mod: func(c *Config) { c.OTLPHTTP = "localhost" }, wantErr: `otlp_http: want host:port, got "localhost"`},
 		{name: "bad port", mod: func(c *Config) { c.OTLPGRPC = "0.0.0.0:99999" }, wantErr: `otlp_grpc: invalid port "99999"`},
+		{name: "nginx off", mod: func(c *Config) { c.NginxSyslog = NginxSyslogOff }},
+		{name: "nginx empty", mod: func(c *Config) { c.NginxSyslog = "" }},
+		{name: "nginx no port", mod: func(c *Config) { c.NginxSyslog = "127.0.0.1" }, wantErr: `nginx_syslog: want host:port, got "127.0.0.1" (or "off")`},
 		{name: "missing file", mod: func(c *Config) { c.ConfigFile = filepath.Join(t.TempDir(), "nope.yaml") }, wantErr: "config_file: cannot read"},
 	}
 	for _, tt := range tests {
@@ -35,7 +38,8 @@ func TestSectionValidate(t *testing.T) {
 
 func TestSectionSettings(t *testing.T) {
 	c := Default()
-	require.Equal(t, Settings{OTLPGRPCEndpoint: DefaultOTLPGRPCEndpoint, OTLPHTTPEndpoint: DefaultOTLPHTTPEndpoint}, c.Settings())
+	require.Equal(t, Settings{OTLPGRPCEndpoint: DefaultOTLPGRPCEndpoint, OTLPHTTPEndpoint: DefaultOTLPHTTPEndpoint,
+		NginxSyslogEndpoint: "127.0.0.1:5514"}, c.Settings())
 	c.ConfigFile = "/etc/otelcol.yaml"
 	require.Equal(t, []string{"file:/etc/otelcol.yaml"}, c.Settings().ConfigURIs)
 }
