@@ -24,10 +24,12 @@ func (a *app) collectorCommand() *cobra.Command {
 --config takes a collector YAML in the OpenTelemetry Collector's own format
 (a file, or an env: or yaml: URI; repeat to merge several). Without it the
 collector runs collector.config_file, or the built-in configuration: the OTLP
-receiver on collector.otlp_grpc and collector.otlp_http, the memory_limiter,
-and the nats exporter, answering clients only after JetStream stored the
-data. Collector YAML may use ${tapline:nats_url},
-${tapline:otlp_grpc_endpoint} and ${tapline:otlp_http_endpoint}.
+receiver on collector.otlp_grpc and collector.otlp_http, the nginx receiver
+for Nginx's syslog access log on collector.nginx_syslog (UDP; "off" turns it
+off), the memory_limiter, the accesslog processor on logs, and the nats
+exporter, answering clients only after JetStream stored the data. Collector
+YAML may use ${tapline:nats_url}, ${tapline:otlp_grpc_endpoint},
+${tapline:otlp_http_endpoint} and ${tapline:nginx_syslog_endpoint}.
 
 The bus is bus.url, or the embedded server of a tapline run on this machine
 (bus.embedded.listen). Tapline's own configuration file comes from

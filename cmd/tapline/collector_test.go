@@ -126,7 +126,8 @@ func TestCollectorCommand(t *testing.T) {
 		grpcAddr := freeAddr(t)
 		p := startProcess(t, []string{"TAPLINE_BUS_URL=" + srv.URL()}, "collector",
 			"--set", "http.addr=127.0.0.1:0", "--set", "log.format=json",
-			"--set", "collector.otlp_grpc="+grpcAddr, "--set", "collector.otlp_http=127.0.0.1:0")
+			"--set", "collector.otlp_grpc="+grpcAddr, "--set", "collector.otlp_http=127.0.0.1:0",
+			"--set", "collector.nginx_syslog=127.0.0.1:0")
 		ready := p.waitLog(t, "tapline collector ready")
 		sendSpans(t, grpcAddr, 25)
 		_, spans := srv.CountSpans(t, bus.SubjectTraces)
@@ -187,7 +188,8 @@ func TestRunIncludesCollector(t *testing.T) {
 	grpcAddr, natsAddr := freeAddr(t), freeAddr(t)
 	p := startProcess(t, nil, "run", "--data-dir", t.TempDir(), "--http-addr", "127.0.0.1:0",
 		"--set", "bus.embedded.listen="+natsAddr, "--set", "log.format=json",
-		"--set", "collector.otlp_grpc="+grpcAddr, "--set", "collector.otlp_http=127.0.0.1:0")
+		"--set", "collector.otlp_grpc="+grpcAddr, "--set", "collector.otlp_http=127.0.0.1:0",
+		"--set", "collector.nginx_syslog=127.0.0.1:0")
 	p.waitLog(t, "tapline run ready")
 	sendSpans(t, grpcAddr, 12)
 	_, spans := natsexportertest.CountSpansAt(t, "nats://"+natsAddr, bus.SubjectTraces)

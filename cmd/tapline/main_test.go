@@ -214,7 +214,8 @@ func startRun(t *testing.T, dataDir string, args ...string) *running {
 	t.Helper()
 	args = append([]string{"run", "--data-dir", dataDir, "--http-addr", "127.0.0.1:0",
 		"--set", "bus.embedded.listen=127.0.0.1:0", "--set", "log.format=json",
-		"--set", "collector.otlp_grpc=127.0.0.1:0", "--set", "collector.otlp_http=127.0.0.1:0"}, args...)
+		"--set", "collector.otlp_grpc=127.0.0.1:0", "--set", "collector.otlp_http=127.0.0.1:0",
+		"--set", "collector.nginx_syslog=127.0.0.1:0"}, args...)
 	cmd := exec.Command(binary, args...)
 	cmd.Env = cleanEnv()
 	stderr, err := cmd.StderrPipe()
@@ -378,7 +379,8 @@ func TestRunPortInUse(t *testing.T) {
 	first.waitReady(t)
 	addr := strings.TrimPrefix(first.url(), "http://")
 	r := tapline(t, nil, "run", "--data-dir", t.TempDir(), "--http-addr", addr, "--set", "bus.embedded.listen=127.0.0.1:0",
-		"--set", "collector.otlp_grpc=127.0.0.1:0", "--set", "collector.otlp_http=127.0.0.1:0")
+		"--set", "collector.otlp_grpc=127.0.0.1:0", "--set", "collector.otlp_http=127.0.0.1:0",
+		"--set", "collector.nginx_syslog=127.0.0.1:0")
 	assert.Equal(t, exitError, r.code)
 	lines := strings.Split(strings.TrimRight(r.stderr, "\n"), "\n")
 	assert.Contains(t, lines[len(lines)-1], "http.addr: ")

@@ -41,7 +41,8 @@ query:
 	p := startProcess(t, nil, "run", "--config", cfgFile, "--data-dir", filepath.Join(dir, "data"),
 		"--http-addr", "127.0.0.1:0",
 		"--set", "bus.embedded.listen="+natsAddr,
-		"--set", "collector.otlp_grpc="+grpcAddr, "--set", "collector.otlp_http=127.0.0.1:0")
+		"--set", "collector.otlp_grpc="+grpcAddr, "--set", "collector.otlp_http=127.0.0.1:0",
+		"--set", "collector.nginx_syslog=127.0.0.1:0")
 	ready := p.waitLog(t, "tapline run ready")
 	base := "http://" + ready["http"].(string)
 
