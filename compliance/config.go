@@ -12,6 +12,7 @@ import (
 
 	"github.com/tapline/tapline/compliance/catalog"
 	"github.com/tapline/tapline/compliance/checks"
+	"github.com/tapline/tapline/compliance/report"
 	"github.com/tapline/tapline/config/configtype"
 )
 
@@ -28,8 +29,9 @@ type Config struct {
 	// UIBaseURL prefixes the links from samples to the UI
 	// (UIBaseURL/trace/<id>, UIBaseURL/request/<id>).
 	UIBaseURL string `yaml:"ui_base_url"`
-	// Scope names what the report covers, as the auditor should read it.
-	Scope string `yaml:"scope"`
+	// Scope is what the reports cover: a label and the services and tap
+	// listeners every check is limited to (empty lists: everything).
+	Scope report.Scope `yaml:"scope"`
 	// Samples is the most samples shown per exception.
 	Samples int `yaml:"samples"`
 	// Seed orders the samples; 0 derives it from the framework and period,
@@ -80,7 +82,7 @@ type Schedule struct {
 func Default() Config {
 	return Config{
 		UIBaseURL:  "http://127.0.0.1:8080",
-		Scope:      "all services reporting to this Tapline",
+		Scope:      report.Scope{Name: "all services reporting to this Tapline", Services: []string{}, Listeners: []string{}},
 		Samples:    10,
 		MaxCatchUp: 31,
 		Webhook:    Webhook{Timeout: 10 * time.Second},
@@ -156,6 +158,7 @@ func (c Config) Validate() error {
 			add(key+".period", "%q is not one of day, week, month", s.Period)
 		}
 	}
+	errs = append(errs, configtype.InSection("scope", c.Scope.Validate()))
 	errs = append(errs, configtype.InSection("checks", c.Checks.Validate()))
 	errs = append(errs, checks.ValidateWaivers(c.Waivers))
 	return errors.Join(errs...)

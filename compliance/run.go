@@ -132,7 +132,7 @@ func Run(ctx context.Context, eng store.Engine, req RunRequest) (*Result, error)
 		req.RunID = newRunID(req.Framework, req.From)
 	}
 	rec := runRecord{RunID: req.RunID, Framework: req.Framework, PeriodStart: req.From, PeriodEnd: req.To,
-		Scope: req.Config.Scope, StartedAt: req.Now, Status: StatusRunning, Trigger: req.Trigger,
+		Scope: req.Config.Scope.String(), StartedAt: req.Now, Status: StatusRunning, Trigger: req.Trigger,
 		Schedule: req.Schedule, OutputDir: req.OutDir}
 	if err := recordRun(ctx, eng, rec); err != nil {
 		return nil, err
@@ -175,7 +175,7 @@ func run(ctx context.Context, eng store.Engine, cat *catalog.Catalog, fw *catalo
 		seed = deriveSeed(req.Framework, req.From, req.To)
 	}
 	env := checks.Env{From: req.From, To: req.To, Seed: seed, Samples: cfg.Samples, UIBaseURL: cfg.UIBaseURL,
-		Waivers: cfg.Waivers, Logger: req.Logger}
+		Waivers: cfg.Waivers, Scope: cfg.Scope, Logger: req.Logger}
 	start := time.Now()
 	out, err := checks.Run(ctx, eng, cat, fw, cfg.Checks, env, cat.CheckIDs(fw))
 	if err != nil {
@@ -216,7 +216,7 @@ func run(ctx context.Context, eng store.Engine, cat *catalog.Catalog, fw *catalo
 		return nil, err
 	}
 	man := sign.Manifest{
-		RunID: rep.RunID, Framework: fw.ID, Period: rep.Period, Scope: rep.Scope, Result: rep.Result,
+		RunID: rep.RunID, Framework: fw.ID, Period: rep.Period, Scope: rep.Scope.String(), Result: rep.Result,
 		GeneratedAt: rep.GeneratedAt, Generator: GeneratorName + " " + req.Version,
 		Ledger: sign.Ledger{OK: rep.Integrity.LedgerOK, Error: rep.Integrity.LedgerError, Heads: rep.Integrity.LedgerHeads},
 	}

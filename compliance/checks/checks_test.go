@@ -217,3 +217,65 @@ func TestMissingDataIsAnError(t *testing.T) {
 	require.Equal(t, report.Error, out.Checks[0].Result)
 	require.Contains(t, out.Checks[0].Message, "compliance.checks.jwt_allowlist.issuers")
 }
+
+// TestScopeLimitsEveryCheck: a violation in a service or at a listener
+// outside the scope is not reported, one inside still is, and the scope is
+// bound as parameters of every query (never written into the SQL).
+func TestScopeLimitsEveryCheck(t *testing.T) {
+	ctx := context.Background()
+	eng := compliancetest.Engine(t)
+	d := compliancetest.Clean(day())
+	d.UnknownFlow() // cart -> payments
+	d.TLS10()       // at listener public
+	require.NoError(t, compliancetest.Insert(ctx, eng, d.Data))
+	cat, err := catalog.Load()
+	require.NoError(t, err)
+	fw, err := cat.Framework("iso27001")
+	require.NoError(t, err)
+	flow := finding{"allowed_flows", "spiffe://example.org/ns/shop/sa/cart -> payments"}
+	tls := finding{"tls_min_version", "listener public TLS 1.0"}
+	for _, tc := range []struct {
+		name    string
+		scope   report.Scope
+		present []finding
+		absent  []finding
+	}{
+		{"everything", report.Scope{}, []finding{flow, tls}, nil},
+		{"orders only", report.Scope{Services: []string{"ord*"}}, []finding{tls}, []finding{flow}},
+		{"other listeners", report.Scope{Listeners: []string{"internal-*"}}, []finding{flow}, []finding{tls}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := checks.Env{From: d.Start, To: d.Start.Add(24 * time.Hour), Seed: 42, Samples: 3, Scope: tc.scope}
+			out, err := checks.Run(ctx, eng, cat, fw, compliancetest.CheckConfig(), env, checks.IDs())
+			require.NoError(t, err)
+			got := findings(out)
+			for _, f := range tc.present {
+				require.Contains(t, got, f)
+			}
+			for _, f := range tc.absent {
+				require.NotContains(t, got, f)
+			}
+			for _, c := range out.Checks {
+				for _, s := range c.Samples {
+					for _, f := range tc.absent {
+						require.NotEqual(t, f.subject, s.Subject, "%s: a sample outside the scope", c.ID)
+					}
+				}
+				if c.ID == "evidence_integrity" {
+					continue
+				}
+				names := map[string]string{}
+				for _, p := range c.Params {
+					names[p.Name] = p.Value
+				}
+				require.Contains(t, names, "scope_services", c.ID)
+				require.Contains(t, names, "scope_listeners", c.ID)
+				for _, q := range c.Queries {
+					for _, s := range tc.scope.Services {
+						require.NotContains(t, q.SQL, s, "%s: the scope is bound, not written into the SQL", c.ID)
+					}
+				}
+			}
+		})
+	}
+}

@@ -56,6 +56,15 @@ func globBody(g string) string {
 	return strings.Join(parts, ".*")
 }
 
+// scopeRegexp is globRegexp for a scope list, where no patterns means
+// everything.
+func scopeRegexp(globs []string) string {
+	if len(globs) == 0 {
+		return globRegexp([]string{"*"})
+	}
+	return globRegexp(globs)
+}
+
 // flowRegexp is one pattern for declared flows, matched against
 // caller + "\t" + service.
 func flowRegexp(flows []Flow) string {

@@ -24,6 +24,10 @@ type Env struct {
 	// UIBaseURL prefixes the /trace/<id> and /request/<id> links.
 	UIBaseURL string
 	Waivers   []Waiver
+	// Scope limits every check to some services and tap listeners (bound
+	// as scope_services and scope_listeners); the ingest ledger has no
+	// service and is always read whole.
+	Scope report.Scope
 	// Parallel is how many checks run at once (default 2).
 	Parallel int
 	Logger   *slog.Logger
@@ -125,6 +129,7 @@ func runOne(ctx context.Context, eng store.Engine, cat *catalog.Catalog, fw *cat
 	p["from"], p["to"] = env.From.UTC(), env.To.UTC()
 	p["seed"] = env.Seed
 	p["samples"] = uint32(env.Samples)
+	p["scope_services"], p["scope_listeners"] = scopeRegexp(env.Scope.Services), scopeRegexp(env.Scope.Listeners)
 
 	pop, err := population(ctx, eng, res.Queries[0].SQL, p)
 	if err != nil {

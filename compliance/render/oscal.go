@@ -123,7 +123,7 @@ func OSCAL(r *report.Report) ([]byte, error) {
 	result := map[string]any{
 		"uuid":        uuid5(base + "/result"),
 		"title":       fmt.Sprintf("%s evidence, %s to %s", r.Framework.Name, ts(r.Period.From), ts(r.Period.To)),
-		"description": fmt.Sprintf("Automated checks of %s (%s) over the period, scope %q. Overall result: %s.", r.Framework.Name, r.Framework.Version, r.Scope, r.Result),
+		"description": fmt.Sprintf("Automated checks of %s (%s) over the period, scope %q. Overall result: %s.", r.Framework.Name, r.Framework.Version, r.Scope.String(), r.Result),
 		"start":       ts(r.Period.From),
 		"end":         ts(r.Period.To),
 		"props": []oscalProp{
@@ -131,6 +131,8 @@ func OSCAL(r *report.Report) ([]byte, error) {
 			prop("result", string(r.Result)),
 			prop("run-id", r.RunID),
 			prop("sample-seed", fmt.Sprint(r.Seed)),
+			prop("scope-services", listOrAll(r.Scope.Services)),
+			prop("scope-listeners", listOrAll(r.Scope.Listeners)),
 		},
 		"reviewed-controls": map[string]any{
 			"control-selections": []map[string]any{{"include-controls": selections}},
@@ -171,4 +173,12 @@ func countOpen(es []report.Exception) int {
 		}
 	}
 	return n
+}
+
+// listOrAll is a scope list as an OSCAL property value (never empty).
+func listOrAll(l []string) string {
+	if len(l) == 0 {
+		return "all"
+	}
+	return strings.Join(l, ", ")
 }

@@ -37,7 +37,11 @@ func PDF(r *report.Report) ([]byte, error) {
 	p.heading(1, r.Framework.Name+" evidence report")
 	p.kv("Framework", r.Framework.Name+" ("+r.Framework.Version+")")
 	p.kv("Period", fmt.Sprintf("%s to %s UTC (end excluded)", stamp(r.Period.From), stamp(r.Period.To)))
-	p.kv("Scope", r.Scope)
+	scope := r.Scope.String()
+	if !r.Scope.All() {
+		scope += "; every check reads only these (the ingest ledger has no service and is read whole)"
+	}
+	p.kv("Scope", scope)
 	p.kvResult("Overall result", r.Result)
 	trigger := r.Trigger
 	if r.Schedule != "" {

@@ -73,12 +73,12 @@ func controlsOf(c *report.CheckResult) string { return strings.Join(c.Controls, 
 // ExceptionsCSV lists every exception, waived ones with their waiver.
 func ExceptionsCSV(r *report.Report) ([]byte, error) {
 	rows := [][]string{{"framework", "check", "controls", "day", "subject", "severity", "items", "detail",
-		"waiver_id", "waiver_approver", "waiver_expires", "waiver_justification"}}
+		"waiver_id", "waiver_approver", "waiver_expires", "waiver_justification", "scope"}}
 	for i := range r.Checks {
 		c := &r.Checks[i]
 		for _, e := range c.Exceptions {
 			row := []string{r.Framework.ID, c.ID, controlsOf(c), e.Day, e.Subject, string(e.Severity),
-				strconv.FormatUint(e.Items, 10), e.Detail, "", "", "", ""}
+				strconv.FormatUint(e.Items, 10), e.Detail, "", "", "", "", r.Scope.String()}
 			if w := e.Waiver; w != nil {
 				row[8], row[9], row[10], row[11] = w.ID, w.Approver, w.Expires.UTC().Format(time.RFC3339), w.Justification
 			}
@@ -91,12 +91,12 @@ func ExceptionsCSV(r *report.Report) ([]byte, error) {
 // PopulationsCSV lists each check's population and result per day.
 func PopulationsCSV(r *report.Report) ([]byte, error) {
 	rows := [][]string{{"framework", "check", "controls", "population", "day", "result", "population_count",
-		"exceptions", "waived", "message"}}
+		"exceptions", "waived", "message", "scope"}}
 	for i := range r.Checks {
 		c := &r.Checks[i]
 		for _, d := range c.Days {
 			rows = append(rows, []string{r.Framework.ID, c.ID, controlsOf(c), c.PopulationLabel, d.Day, string(d.Result),
-				strconv.FormatUint(d.Population, 10), strconv.Itoa(d.Exceptions), strconv.Itoa(d.Waived), d.Message})
+				strconv.FormatUint(d.Population, 10), strconv.Itoa(d.Exceptions), strconv.Itoa(d.Waived), d.Message, r.Scope.String()})
 		}
 	}
 	return writeCSV(rows)
@@ -104,12 +104,12 @@ func PopulationsCSV(r *report.Report) ([]byte, error) {
 
 // SamplesCSV lists every sample with its UI links.
 func SamplesCSV(r *report.Report) ([]byte, error) {
-	rows := [][]string{{"framework", "check", "day", "subject", "time", "trace_id", "request_id", "detail", "trace_url", "request_url"}}
+	rows := [][]string{{"framework", "check", "day", "subject", "time", "trace_id", "request_id", "detail", "trace_url", "request_url", "scope"}}
 	for i := range r.Checks {
 		c := &r.Checks[i]
 		for _, s := range c.Samples {
 			rows = append(rows, []string{r.Framework.ID, c.ID, s.Day, s.Subject, s.Time.UTC().Format(time.RFC3339Nano),
-				s.TraceID, s.RequestID, s.Detail, s.TraceURL, s.RequestURL})
+				s.TraceID, s.RequestID, s.Detail, s.TraceURL, s.RequestURL, r.Scope.String()})
 		}
 	}
 	return writeCSV(rows)

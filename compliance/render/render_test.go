@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,7 +20,7 @@ import (
 func sample() *report.Report {
 	from := time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC)
 	r := &report.Report{
-		Format: report.FormatVersion, RunID: "soc2-test", Scope: "test <scope>",
+		Format: report.FormatVersion, RunID: "soc2-test", Scope: report.Scope{Name: "test <scope>", Services: []string{"orders", "pay*"}},
 		Framework:   report.Framework{ID: "soc2", Name: "SOC 2", Version: "TSC 2017"},
 		Period:      report.Period{From: from, To: from.Add(24 * time.Hour)},
 		GeneratedAt: from.Add(25 * time.Hour), Generator: report.Generator{Name: "Tapline", Version: "test"},
@@ -108,4 +111,43 @@ func TestPDFStartsAsPDF(t *testing.T) {
 	b, err := render.PDF(sample())
 	require.NoError(t, err)
 	require.True(t, strings.HasPrefix(string(b), "%PDF-"))
+}
+
+// TestScopeInEveryOutput: every file of the bundle says what the report
+// covers (the PDF is compressed, so it is read with pdftotext where
+// Debian's poppler-utils is installed).
+func TestScopeInEveryOutput(t *testing.T) {
+	const want = "orders, pay*"
+	for _, rd := range render.All() {
+		t.Run(rd.Name, func(t *testing.T) {
+			b, err := rd.Render(sample())
+			require.NoError(t, err)
+			text := string(b)
+			if rd.Name == render.FilePDF {
+				text = pdfText(t, b)
+			}
+			if rd.Name == render.FileJSON {
+				var r report.Report
+				require.NoError(t, json.Unmarshal(b, &r))
+				require.Equal(t, []string{"orders", "pay*"}, r.Scope.Services)
+				return
+			}
+			require.Contains(t, text, want)
+		})
+	}
+}
+
+func pdfText(t *testing.T, pdf []byte) string {
+	t.Helper()
+	if _, err := exec.LookPath("pdftotext"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("pdftotext (poppler-utils) is missing")
+		}
+		t.Skip("pdftotext (Debian poppler-utils) is not installed")
+	}
+	path := filepath.Join(t.TempDir(), "r.pdf")
+	require.NoError(t, os.WriteFile(path, pdf, 0o644))
+	out, err := exec.Command("pdftotext", "-layout", path, "-").Output()
+	require.NoError(t, err)
+	return string(out)
 }

@@ -61,7 +61,7 @@ type Report struct {
 	RunID       string    `json:"run_id"`
 	Framework   Framework `json:"framework"`
 	Period      Period    `json:"period"`
-	Scope       string    `json:"scope"`
+	Scope       Scope     `json:"scope"`
 	GeneratedAt time.Time `json:"generated_at"`
 	Generator   Generator `json:"generator"`
 	// Trigger is manual, schedule or catch-up; Schedule names the schedule.

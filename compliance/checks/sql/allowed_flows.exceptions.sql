@@ -4,7 +4,7 @@ SELECT toDate(Timestamp, 'UTC') AS day, concat(if(PeerSpiffeId != '', PeerSpiffe
        'fail' AS severity, count() AS items,
        concat(toString(count()), ' requests in an undeclared flow; statuses ', arrayStringConcat(arraySort(groupUniqArray(toString(Status))), ',')) AS detail
 FROM access_events
-WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')}
+WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')} AND match(ServiceName, {scope_services:String})
   AND Source IN {sources:Array(String)}
   AND if(PeerSpiffeId != '', PeerSpiffeId, Principal) != ''
   AND NOT match(concat(if(PeerSpiffeId != '', PeerSpiffeId, Principal), '\t', ServiceName), {flows:String})

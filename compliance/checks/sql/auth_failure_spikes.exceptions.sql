@@ -8,7 +8,7 @@ WITH failures AS
            min(Timestamp) AS ts, anyIf(Principal, Principal != '') AS principal,
            argMin(ClientAddress, Timestamp) AS client, anyIf(ServiceName, ServiceName != '') AS service
     FROM access_events
-    WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')}
+    WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')} AND match(ServiceName, {scope_services:String})
       AND Status IN (401, 403)
     GROUP BY key
 )

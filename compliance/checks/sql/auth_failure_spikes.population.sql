@@ -1,6 +1,6 @@
 -- Access events per day.
 SELECT toDate(Timestamp, 'UTC') AS day, count() AS population
 FROM access_events
-WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')}
+WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')} AND match(ServiceName, {scope_services:String})
 GROUP BY day
 ORDER BY day

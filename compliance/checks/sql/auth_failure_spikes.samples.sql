@@ -9,7 +9,7 @@ WITH failures AS
            any(TraceId) AS trace_id, any(RequestId) AS request_id,
            concat(any(Method), ' ', any(Path), ', status ', toString(max(Status)), ', reason ', anyIf(Reason, Reason != '')) AS detail
     FROM access_events
-    WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')}
+    WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')} AND match(ServiceName, {scope_services:String})
       AND Status IN (401, 403)
     GROUP BY key
 )

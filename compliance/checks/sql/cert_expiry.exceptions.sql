@@ -15,14 +15,14 @@ FROM
                if(PeerFingerprint != '', cityHash64(PeerFingerprint), cityHash64(PeerIssuer, PeerSerial, PeerSubject)) AS cert,
                PeerSubject, PeerSpiffeId, PeerSerial
         FROM tls_connections
-        WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')}
+        WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')} AND match(Listener, {scope_listeners:String})
           AND Established AND PeerNotAfter > toDateTime(0, 'UTC')
         UNION ALL
         SELECT toDate(Timestamp, 'UTC') AS day, toDateTime(Timestamp, 'UTC') AS ts, PeerNotAfter,
                if(PeerFingerprint != '', cityHash64(PeerFingerprint), cityHash64(PeerIssuer, PeerSerial, PeerSubject)) AS cert,
                PeerSubject, PeerSpiffeId, PeerSerial
         FROM access_events
-        WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')}
+        WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')} AND match(ServiceName, {scope_services:String})
           AND PeerNotAfter > toDateTime(0, 'UTC')
     )
     GROUP BY day, cert

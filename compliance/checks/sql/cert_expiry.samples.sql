@@ -9,7 +9,7 @@ FROM
            concat('connection ', ConnectionId, ' at listener ', Listener, ' from ', ClientAddress, ', issuer ', PeerIssuer) AS detail,
            cityHash64(ConnectionId, Timestamp, {seed:UInt64}) AS h
     FROM tls_connections
-    WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')}
+    WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')} AND match(Listener, {scope_listeners:String})
       AND Established AND PeerNotAfter > toDateTime(0, 'UTC')
       AND dateDiff('second', toDateTime(Timestamp, 'UTC'), PeerNotAfter) < {warn_days:UInt32} * 86400
     UNION ALL
@@ -19,7 +19,7 @@ FROM
            concat(Source, ' ', Method, ' ', Path, ' from ', ClientAddress, ', issuer ', PeerIssuer) AS detail,
            cityHash64(RequestId, TraceId, Timestamp, {seed:UInt64}) AS h
     FROM access_events
-    WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')}
+    WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')} AND match(ServiceName, {scope_services:String})
       AND PeerNotAfter > toDateTime(0, 'UTC')
       AND dateDiff('second', toDateTime(Timestamp, 'UTC'), PeerNotAfter) < {warn_days:UInt32} * 86400
 )

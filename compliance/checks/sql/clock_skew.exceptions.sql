@@ -13,7 +13,7 @@ FROM
            if(skew_ms > {max_future_ms:Int64}, 'fail', 'warn') AS severity,
            concat(if(severity = 'fail', 'clock ahead: ', 'ingest lag: '), Source, ' ', if(Node != '', Node, ServiceName)) AS subject
     FROM access_events
-    WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')}
+    WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')} AND match(ServiceName, {scope_services:String})
       AND (dateDiff('millisecond', IngestTimestamp, Timestamp) > {max_future_ms:Int64}
            OR dateDiff('millisecond', Timestamp, IngestTimestamp) > {max_lag_ms:Int64})
     UNION ALL
@@ -21,7 +21,7 @@ FROM
            if(skew_ms > {max_future_ms:Int64}, 'fail', 'warn') AS severity,
            concat(if(severity = 'fail', 'clock ahead: ', 'ingest lag: '), 'tls ', if(Node != '', Node, Listener)) AS subject
     FROM tls_connections
-    WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')}
+    WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')} AND match(Listener, {scope_listeners:String})
       AND (dateDiff('millisecond', IngestTimestamp, Timestamp) > {max_future_ms:Int64}
            OR dateDiff('millisecond', Timestamp, IngestTimestamp) > {max_lag_ms:Int64})
 )
@@ -36,7 +36,7 @@ FROM
            minIf(Timestamp, ParentSpanId != '') AS child_ts, argMinIf(ServiceName, Timestamp, ParentSpanId != '') AS child_service,
            countIf(ParentSpanId = '') AS roots, countIf(ParentSpanId != '') AS children
     FROM otel_traces
-    WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')}
+    WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')} AND match(ServiceName, {scope_services:String})
     GROUP BY trace
 )
 WHERE roots = 1 AND children > 0 AND dateDiff('millisecond', child_ts, root_ts) > {max_span_skew_ms:Int64}

@@ -11,7 +11,7 @@ FROM
            argMinIf(SpanId, Timestamp, ParentSpanId != '') AS child_span,
            countIf(ParentSpanId = '') AS roots, countIf(ParentSpanId != '') AS children
     FROM otel_traces
-    WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')}
+    WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')} AND match(ServiceName, {scope_services:String})
     GROUP BY TraceId
 )
 WHERE roots = 1 AND children > 0 AND dateDiff('millisecond', child_ts, root_ts) > {max_span_skew_ms:Int64}

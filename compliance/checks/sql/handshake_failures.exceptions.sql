@@ -8,7 +8,7 @@ WITH
         SELECT Listener, toDate(Timestamp, 'UTC') AS day, count() AS n
         FROM tls_connections
         WHERE Timestamp >= {from:DateTime64(9, 'UTC')} - toIntervalDay({baseline_days:UInt32})
-          AND Timestamp < {to:DateTime64(9, 'UTC')}
+          AND Timestamp < {to:DateTime64(9, 'UTC')} AND match(Listener, {scope_listeners:String})
         GROUP BY Listener, day
     ),
     totals_w AS
@@ -23,7 +23,7 @@ WITH
         SELECT Listener, Failure, toDate(Timestamp, 'UTC') AS day, count() AS f
         FROM tls_connections
         WHERE Timestamp >= {from:DateTime64(9, 'UTC')} - toIntervalDay({baseline_days:UInt32})
-          AND Timestamp < {to:DateTime64(9, 'UTC')}
+          AND Timestamp < {to:DateTime64(9, 'UTC')} AND match(Listener, {scope_listeners:String})
           AND NOT Established
         GROUP BY Listener, Failure, day
     ),

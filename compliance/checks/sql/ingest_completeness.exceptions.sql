@@ -11,22 +11,22 @@ WITH
     (
         SELECT concat('access_events/', Source) AS src, toStartOfMinute(Timestamp) AS m, min(Timestamp) AS first, max(Timestamp) AS last
         FROM access_events
-        WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')}
+        WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')} AND match(ServiceName, {scope_services:String})
         GROUP BY src, m
         UNION ALL
         SELECT 'tls_connections' AS src, toStartOfMinute(Timestamp) AS m, min(Timestamp) AS first, max(Timestamp) AS last
         FROM tls_connections
-        WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')}
+        WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')} AND match(Listener, {scope_listeners:String})
         GROUP BY src, m
         UNION ALL
         SELECT 'otel_traces' AS src, toStartOfMinute(Timestamp) AS m, min(Timestamp) AS first, max(Timestamp) AS last
         FROM otel_traces
-        WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')}
+        WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')} AND match(ServiceName, {scope_services:String})
         GROUP BY src, m
         UNION ALL
         SELECT 'otel_logs' AS src, toStartOfMinute(Timestamp) AS m, min(Timestamp) AS first, max(Timestamp) AS last
         FROM otel_logs
-        WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')}
+        WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')} AND match(ServiceName, {scope_services:String})
         GROUP BY src, m
     ),
     gaps AS

@@ -12,7 +12,7 @@ FROM
               concat('plain HTTP at ', Source, ' ', Host),
               concat('outside request to internal service ', ServiceName)) AS subject
     FROM access_events
-    WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')}
+    WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')} AND match(ServiceName, {scope_services:String})
       AND (
             (Source IN {edge_sources:Array(String)} AND TlsVersion = '' AND Scheme != 'https'
              AND NOT ({allow_redirects:Bool} AND Status IN (301, 302, 307, 308)))

@@ -8,7 +8,7 @@ SELECT toDate(Timestamp, 'UTC') AS day,
        Timestamp AS ts, TraceId, RequestId,
        concat(Source, ' ', Scheme, '://', Host, Path, ' from ', ClientAddress, ', status ', toString(Status)) AS detail
 FROM access_events
-WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')}
+WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')} AND match(ServiceName, {scope_services:String})
   AND (
         (Source IN {edge_sources:Array(String)} AND TlsVersion = '' AND Scheme != 'https'
          AND NOT ({allow_redirects:Bool} AND Status IN (301, 302, 307, 308)))

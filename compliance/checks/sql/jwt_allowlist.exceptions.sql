@@ -9,7 +9,7 @@ FROM
 (
     SELECT toDate(Timestamp, 'UTC') AS day, JwtIssuer, JwtAudience, count() AS n
     FROM access_events
-    WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')}
+    WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')} AND match(ServiceName, {scope_services:String})
       AND JwtIssuer != ''
     GROUP BY day, JwtIssuer, JwtAudience
 )

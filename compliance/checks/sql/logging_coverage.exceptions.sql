@@ -5,7 +5,7 @@ WITH
     (
         SELECT toDate(Timestamp, 'UTC') AS day, ServiceName, count() AS n
         FROM access_events
-        WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')}
+        WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')} AND match(ServiceName, {scope_services:String})
           AND Source IN {observed_sources:Array(String)} AND ServiceName != ''
           AND NOT match(ServiceName, {exclude_services:String})
         GROUP BY day, ServiceName
@@ -16,15 +16,15 @@ WITH
         FROM
         (
             SELECT toDate(Timestamp, 'UTC') AS day, ServiceName FROM otel_traces
-            WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')}
+            WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')} AND match(ServiceName, {scope_services:String})
             GROUP BY day, ServiceName
             UNION ALL
             SELECT toDate(Timestamp, 'UTC') AS day, ServiceName FROM otel_logs
-            WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')}
+            WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')} AND match(ServiceName, {scope_services:String})
             GROUP BY day, ServiceName
             UNION ALL
             SELECT toDate(Timestamp, 'UTC') AS day, ServiceName FROM access_events
-            WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')}
+            WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')} AND match(ServiceName, {scope_services:String})
               AND Source = {app_source:String}
             GROUP BY day, ServiceName
         )

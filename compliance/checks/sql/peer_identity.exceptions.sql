@@ -14,7 +14,7 @@ FROM
            count() AS total,
            countIf(MtlsVerified AND has({trust_domains:Array(String)}, extract(PeerSpiffeId, '^spiffe://([^/]+)'))) AS verified
     FROM access_events
-    WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')}
+    WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')} AND match(ServiceName, {scope_services:String})
       AND Source IN {sources:Array(String)}
     GROUP BY day, caller, ServiceName
 )

@@ -1,7 +1,7 @@
 -- Service-to-service requests per day: access events at the given sources.
 SELECT toDate(Timestamp, 'UTC') AS day, count() AS population
 FROM access_events
-WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')}
+WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')} AND match(ServiceName, {scope_services:String})
   AND Source IN {sources:Array(String)}
 GROUP BY day
 ORDER BY day

@@ -6,7 +6,7 @@ SELECT toDate(Timestamp, 'UTC') AS day,
        concat(Source, ' ', Method, ' ', Path, ' status ', toString(Status), ', peer ',
               if(PeerSpiffeId = '', '(no SPIFFE ID)', PeerSpiffeId), ', mTLS verified: ', toString(MtlsVerified)) AS detail
 FROM access_events
-WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')}
+WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')} AND match(ServiceName, {scope_services:String})
   AND Source IN {sources:Array(String)}
   AND NOT (MtlsVerified AND has({trust_domains:Array(String)}, extract(PeerSpiffeId, '^spiffe://([^/]+)')))
   AND has({subjects:Array(String)}, subject)

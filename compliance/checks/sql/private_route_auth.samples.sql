@@ -5,7 +5,7 @@ WITH unauthenticated AS
     SELECT multiIf(RequestId != '', cityHash64('r', RequestId), TraceId != '', cityHash64('t', TraceId),
                    cityHash64(Timestamp, Source, ConnectionId, Path, ClientAddress, ClientPort)) AS key
     FROM access_events
-    WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')}
+    WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')} AND match(ServiceName, {scope_services:String})
     GROUP BY key
     HAVING max(NOT (match(Route, {public_routes:String}) OR match(Path, {public_routes:String}))) = 1
        AND max(Principal != '' AND PrincipalType != {anonymous:String}) = 0
@@ -19,7 +19,7 @@ SELECT toDate(min(Timestamp), 'UTC') AS day,
               ', status ', toString(max(Status)), ', principal type ',
               arrayStringConcat(arraySort(groupUniqArray(if(PrincipalType = '', 'none', PrincipalType))), ',')) AS detail
 FROM access_events
-WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')}
+WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')} AND match(ServiceName, {scope_services:String})
   AND multiIf(RequestId != '', cityHash64('r', RequestId), TraceId != '', cityHash64('t', TraceId),
               cityHash64(Timestamp, Source, ConnectionId, Path, ClientAddress, ClientPort)) IN (SELECT key FROM unauthenticated)
 GROUP BY multiIf(RequestId != '', cityHash64('r', RequestId), TraceId != '', cityHash64('t', TraceId),

@@ -5,7 +5,7 @@ SELECT toDate(Timestamp, 'UTC') AS day,
        'fail' AS severity, count() AS items,
        concat(toString(count()), ' requests not denied; statuses ', arrayStringConcat(arraySort(groupUniqArray(toString(Status))), ',')) AS detail
 FROM access_events
-WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')}
+WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')} AND match(ServiceName, {scope_services:String})
   AND (match(Route, {routes:String}) OR match(Path, {routes:String}))
   AND NOT (Decision = {deny:String} OR Status IN (401, 403))
   AND NOT (Principal != '' AND match(Principal, {principals:String}))

@@ -1,7 +1,7 @@
 -- Access events to privileged routes, per day.
 SELECT toDate(Timestamp, 'UTC') AS day, count() AS population
 FROM access_events
-WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')}
+WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')} AND match(ServiceName, {scope_services:String})
   AND (match(Route, {routes:String}) OR match(Path, {routes:String}))
 GROUP BY day
 ORDER BY day

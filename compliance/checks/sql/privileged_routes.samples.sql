@@ -5,7 +5,7 @@ SELECT toDate(Timestamp, 'UTC') AS day,
        Timestamp AS ts, TraceId, RequestId,
        concat(Source, ' ', Method, ' ', Path, ', status ', toString(Status), ', decision ', Decision, ', policy ', Policy) AS detail
 FROM access_events
-WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')}
+WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')} AND match(ServiceName, {scope_services:String})
   AND (match(Route, {routes:String}) OR match(Path, {routes:String}))
   AND NOT (Decision = {deny:String} OR Status IN (401, 403))
   AND NOT (Principal != '' AND match(Principal, {principals:String}))

@@ -19,7 +19,7 @@ FROM
 (
     SELECT Timestamp, arrayJoin(arrayDistinct(arrayFilter(x -> x != '', [Principal, PeerSpiffeId, PeerSerial, PeerFingerprint, JwtSubject]))) AS ident
     FROM access_events
-    WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')}
+    WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')} AND match(ServiceName, {scope_services:String})
       AND (Principal IN (SELECT Identity FROM revoked) OR PeerSpiffeId IN (SELECT Identity FROM revoked)
            OR PeerSerial IN (SELECT Identity FROM revoked) OR PeerFingerprint IN (SELECT Identity FROM revoked)
            OR JwtSubject IN (SELECT Identity FROM revoked))

@@ -6,12 +6,12 @@ FROM
 (
     SELECT toDate(Timestamp, 'UTC') AS day, concat('listener ', Listener, ' ', TlsCipher) AS subject, TlsCipher
     FROM tls_connections
-    WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')}
+    WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')} AND match(Listener, {scope_listeners:String})
       AND Established AND TlsCipher != '' AND NOT has({allowed:Array(String)}, TlsCipher)
     UNION ALL
     SELECT toDate(Timestamp, 'UTC') AS day, concat(Source, ' ', ServiceName, ' ', TlsCipher) AS subject, TlsCipher
     FROM access_events
-    WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')}
+    WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')} AND match(ServiceName, {scope_services:String})
       AND Source IN {edge_sources:Array(String)} AND TlsCipher != '' AND NOT has({allowed:Array(String)}, TlsCipher)
 )
 GROUP BY day, subject

@@ -5,13 +5,13 @@ FROM
 (
     SELECT toDate(Timestamp, 'UTC') AS day, count() AS n
     FROM tls_connections
-    WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')}
+    WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')} AND match(Listener, {scope_listeners:String})
       AND Established
     GROUP BY day
     UNION ALL
     SELECT toDate(Timestamp, 'UTC') AS day, count() AS n
     FROM access_events
-    WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')}
+    WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')} AND match(ServiceName, {scope_services:String})
       AND Source IN {edge_sources:Array(String)} AND TlsVersion != ''
     GROUP BY day
 )

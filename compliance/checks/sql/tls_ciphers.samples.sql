@@ -8,7 +8,7 @@ FROM
            concat('connection ', ConnectionId, ' from ', ClientAddress, ', TLS ', TlsVersion) AS detail,
            cityHash64(ConnectionId, Timestamp, {seed:UInt64}) AS h
     FROM tls_connections
-    WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')}
+    WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')} AND match(Listener, {scope_listeners:String})
       AND Established AND TlsCipher != '' AND NOT has({allowed:Array(String)}, TlsCipher)
     UNION ALL
     SELECT toDate(Timestamp, 'UTC') AS day, concat(Source, ' ', ServiceName, ' ', TlsCipher) AS subject,
@@ -16,7 +16,7 @@ FROM
            concat(Method, ' ', Host, Path, ' from ', ClientAddress, ', TLS ', TlsVersion) AS detail,
            cityHash64(RequestId, TraceId, Timestamp, {seed:UInt64}) AS h
     FROM access_events
-    WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')}
+    WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')} AND match(ServiceName, {scope_services:String})
       AND Source IN {edge_sources:Array(String)} AND TlsCipher != '' AND NOT has({allowed:Array(String)}, TlsCipher)
 )
 WHERE has({subjects:Array(String)}, subject)

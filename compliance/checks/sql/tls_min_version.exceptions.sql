@@ -7,13 +7,13 @@ FROM
 (
     SELECT toDate(Timestamp, 'UTC') AS day, concat('listener ', Listener, ' TLS ', TlsVersion) AS subject, TlsVersion
     FROM tls_connections
-    WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')}
+    WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')} AND match(Listener, {scope_listeners:String})
       AND Established AND TlsVersion != ''
       AND toFloat64OrZero(TlsVersion) < toFloat64({min_version:String})
     UNION ALL
     SELECT toDate(Timestamp, 'UTC') AS day, concat(Source, ' ', ServiceName, ' TLS ', TlsVersion) AS subject, TlsVersion
     FROM access_events
-    WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')}
+    WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')} AND match(ServiceName, {scope_services:String})
       AND Source IN {edge_sources:Array(String)} AND TlsVersion != ''
       AND toFloat64OrZero(TlsVersion) < toFloat64({min_version:String})
 )

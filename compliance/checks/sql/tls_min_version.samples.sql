@@ -9,7 +9,7 @@ FROM
                   if(PeerSubject != '', concat(', client ', PeerSubject), '')) AS detail,
            cityHash64(ConnectionId, Timestamp, {seed:UInt64}) AS h
     FROM tls_connections
-    WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')}
+    WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')} AND match(Listener, {scope_listeners:String})
       AND Established AND TlsVersion != ''
       AND toFloat64OrZero(TlsVersion) < toFloat64({min_version:String})
     UNION ALL
@@ -18,7 +18,7 @@ FROM
            concat(Method, ' ', Host, Path, ' from ', ClientAddress, ', ', TlsVersion, ' ', TlsCipher) AS detail,
            cityHash64(RequestId, TraceId, Timestamp, {seed:UInt64}) AS h
     FROM access_events
-    WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')}
+    WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')} AND match(ServiceName, {scope_services:String})
       AND Source IN {edge_sources:Array(String)} AND TlsVersion != ''
       AND toFloat64OrZero(TlsVersion) < toFloat64({min_version:String})
 )
