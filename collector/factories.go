@@ -6,6 +6,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/exporter"
+	"go.opentelemetry.io/collector/extension"
 	"go.opentelemetry.io/collector/otelcol"
 	"go.opentelemetry.io/collector/processor"
 	"go.opentelemetry.io/collector/processor/batchprocessor"
@@ -14,6 +15,7 @@ import (
 	"go.opentelemetry.io/collector/receiver/otlpreceiver"
 
 	"github.com/tapline/tapline/collector/accesslogprocessor"
+	"github.com/tapline/tapline/collector/grpcdecodeextension"
 	"github.com/tapline/tapline/collector/nginxreceiver"
 	"github.com/tapline/tapline/exporters/natsexporter"
 )
@@ -50,12 +52,20 @@ func Factories(reg prometheus.Registerer) (otelcol.Factories, error) {
 	if err != nil {
 		return otelcol.Factories{}, fmt.Errorf("exporters: %w", err)
 	}
+	extensions, err := otelcol.MakeFactoryMap[extension.Factory](
+		// Tapline's extensions.
+		grpcdecodeextension.NewFactory(),
+	)
+	if err != nil {
+		return otelcol.Factories{}, fmt.Errorf("extensions: %w", err)
+	}
 	const core = "go.opentelemetry.io/collector"
 	const tapline = "github.com/tapline/tapline"
 	return otelcol.Factories{
 		Receivers:  receivers,
 		Processors: processors,
 		Exporters:  exporters,
+		Extensions: extensions,
 		Telemetry:  telemetryFactory(reg),
 		ReceiverModules: map[component.Type]string{
 			otlpreceiver.NewFactory().Type(): core + "/receiver/otlpreceiver v0.162.0",
@@ -68,6 +78,9 @@ func Factories(reg prometheus.Registerer) (otelcol.Factories, error) {
 		},
 		ExporterModules: map[component.Type]string{
 			natsexporter.Type: tapline,
+		},
+		ExtensionModules: map[component.Type]string{
+			grpcdecodeextension.Type: tapline,
 		},
 	}, nil
 }

@@ -84,16 +84,16 @@ func TestMalformedOTLP(t *testing.T) {
 	t.Cleanup(func() { _ = conn.Close() })
 	valid := ptraceotlp.NewExportRequest()
 	require.NoError(t, valid.UnmarshalJSON([]byte(validJSON)))
-	// grpc-go decodes the request before the receiver sees it and answers
-	// INTERNAL for undecodable bytes; like INVALID_ARGUMENT, OTLP clients do
-	// not retry it.
+	// grpc-go decodes the request before the receiver sees it and would
+	// answer INTERNAL for undecodable bytes; the grpc_decode extension in the
+	// built-in configuration makes it INVALID_ARGUMENT, as OTLP/HTTP's 400.
 	grpcCases := []struct {
 		name string
 		body []byte
 		want codes.Code
 	}{
-		{"garbage protobuf", []byte("\xff\xff\xffnot protobuf"), codes.Internal},
-		{"protobuf id of wrong length", wrongIDProto, codes.Internal},
+		{"garbage protobuf", []byte("\xff\xff\xffnot protobuf"), codes.InvalidArgument},
+		{"protobuf id of wrong length", wrongIDProto, codes.InvalidArgument},
 		{"50 MB", huge, codes.ResourceExhausted},
 	}
 	for _, c := range grpcCases {
@@ -120,7 +120,7 @@ func TestMalformedOTLP(t *testing.T) {
 	// Refused requests are counted by response code.
 	require.EqualValues(t, bad400, tc.metric(t, "http_server_request_duration_seconds", "http_response_status_code", "400"))
 	require.EqualValues(t, 1, tc.metric(t, "http_server_request_duration_seconds", "http_response_status_code", "415"))
-	require.EqualValues(t, 2, tc.metric(t, "rpc_server_call_duration_seconds", "rpc_response_status_code", "INTERNAL"))
+	require.EqualValues(t, 2, tc.metric(t, "rpc_server_call_duration_seconds", "rpc_response_status_code", "INVALID_ARGUMENT"))
 	require.EqualValues(t, 1, tc.metric(t, "rpc_server_call_duration_seconds", "rpc_response_status_code", "RESOURCE_EXHAUSTED"))
 	require.True(t, tc.Ready())
 }
