@@ -64,14 +64,47 @@ var errConnReused = errors.New("kept-alive upstream connection was closed")
 // RoundTrip sends req and returns the response, whose body must be read
 // to the end or closed.
 func (t *h1Client) RoundTrip(req *http.Request) (*http.Response, error) {
-	ctx := req.Context()
 	replayable := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
+	x := exchange{req: req, write: func(w *bufio.Writer) error { return req.Write(w) }, close: req.Close}
+	return t.do(req.Context(), &x, replayable, func() error {
+		if req.Body == nil || req.Body == http.NoBody {
+			return nil
+		}
+		body, err := req.GetBody()
+		if err != nil {
+			return err
+		}
+		req.Body = body
+		return nil
+	})
+}
+
+// Forward sends a request the proxy writes itself (write puts the head and
+// the whole body on the connection) and returns the response, whose body
+// must be read to the end or closed. in is the client's request: its method
+// and context. The request can always be replayed, since write can run again.
+func (t *h1Client) Forward(in *http.Request, write func(*bufio.Writer) error) (*http.Response, error) {
+	x := exchange{req: in, write: write}
+	return t.do(in.Context(), &x, true, nil)
+}
+
+// exchange is one request on an upstream connection.
+type exchange struct {
+	req   *http.Request // the answer is read for its method (HEAD has no body)
+	write func(*bufio.Writer) error
+	close bool // the request asks to close the connection after the answer
+}
+
+// do runs an exchange, on an idle connection if there is one; when a
+// kept-alive connection turns out closed before any answer, a replayable
+// exchange is sent once more on a fresh connection (after rewind).
+func (t *h1Client) do(ctx context.Context, x *exchange, replayable bool, rewind func() error) (*http.Response, error) {
 	for attempt := 0; ; attempt++ {
 		pc, reused, err := t.get(ctx, replayable)
 		if err != nil {
 			return nil, err
 		}
-		resp, err := t.roundTrip(ctx, pc, req, reused)
+		resp, err := t.roundTrip(ctx, pc, x, reused)
 		if err == nil {
 			return resp, nil
 		}
@@ -79,18 +112,13 @@ func (t *h1Client) RoundTrip(req *http.Request) (*http.Response, error) {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		if !errors.Is(err, errConnReused) || attempt > 0 {
+		if !errors.Is(err, errConnReused) || attempt > 0 || !replayable {
 			return nil, err
 		}
-		if req.Body != nil && req.Body != http.NoBody {
-			if req.GetBody == nil {
+		if rewind != nil {
+			if rerr := rewind(); rerr != nil {
 				return nil, err
 			}
-			body, gerr := req.GetBody()
-			if gerr != nil {
-				return nil, err
-			}
-			req.Body = body
 		}
 	}
 }
@@ -160,7 +188,7 @@ func (t *h1Client) closeIdle(shutdown bool) {
 
 var aLongTimeAgo = time.Unix(1, 0)
 
-func (t *h1Client) roundTrip(ctx context.Context, pc *upConn, req *http.Request, reused bool) (*http.Response, error) {
+func (t *h1Client) roundTrip(ctx context.Context, pc *upConn, x *exchange, reused bool) (*http.Response, error) {
 	// A cancelled request (the client went away) unblocks reads and writes.
 	stop := context.AfterFunc(ctx, func() { _ = pc.c.SetDeadline(aLongTimeAgo) })
 	fail := func(err error) (*http.Response, error) {
@@ -171,7 +199,7 @@ func (t *h1Client) roundTrip(ctx context.Context, pc *upConn, req *http.Request,
 		_ = pc.c.SetDeadline(time.Now().Add(t.headerTimeout))
 	}
 	readBefore := pc.rc.n
-	if err := req.Write(pc.bw); err != nil {
+	if err := x.write(pc.bw); err != nil {
 		return fail(staleOr(err, reused && pc.rc.n == readBefore))
 	}
 	if err := pc.bw.Flush(); err != nil {
@@ -180,7 +208,7 @@ func (t *h1Client) roundTrip(ctx context.Context, pc *upConn, req *http.Request,
 	var resp *http.Response
 	for {
 		var err error
-		resp, err = http.ReadResponse(pc.br, req)
+		resp, err = http.ReadResponse(pc.br, x.req)
 		if err != nil {
 			return fail(staleOr(err, reused && pc.rc.n == readBefore))
 		}
@@ -203,7 +231,7 @@ func (t *h1Client) roundTrip(ctx context.Context, pc *upConn, req *http.Request,
 		resp.Body = &upgradedConn{pc: pc, stop: stop}
 		return resp, nil
 	}
-	reusable := !resp.Close && !req.Close && resp.ProtoAtLeast(1, 1)
+	reusable := !resp.Close && !x.close && resp.ProtoAtLeast(1, 1)
 	resp.Body = &upBody{t: t, pc: pc, rc: resp.Body, stop: stop, reusable: reusable}
 	return resp, nil
 }

@@ -68,6 +68,7 @@ type forward struct {
 	upstreamStatus int
 	body           []byte        // the request body, when read whole
 	streamed       *countingBody // the request body, when streamed
+	hdrs           headWriter    // the direct path's header writer
 }
 
 // problem is the JSON body of a response the proxy writes itself.
@@ -194,6 +195,10 @@ func (p *Proxy) serve(l *listener, w http.ResponseWriter, r *http.Request) {
 		fw.streamed = body
 	}
 	rec.UpstreamAddress = rt.upstream.address
+	if directForward(rt.upstream, r, fw) {
+		p.forward(rw, r, rt.upstream, fw)
+		return
+	}
 	rt.upstream.rp.ServeHTTP(rw, r.WithContext(context.WithValue(r.Context(), forwardKey{}, fw)))
 }
 
@@ -219,37 +224,51 @@ func (p *Proxy) rewrite(u *upstream, pr *httputil.ProxyRequest) {
 			delete(h, k)
 		}
 	}
-	pr.SetXForwarded()
-	if fw.trusted {
-		if prior := pr.In.Header.Values("X-Forwarded-For"); len(prior) > 0 {
-			h.Set("X-Forwarded-For", strings.Join(prior, ", ")+", "+h.Get("X-Forwarded-For"))
+	forwardHeaders(pr.In, fw, func(k, v string) { h[k] = []string{v} })
+}
+
+// forwardHeaders emits the headers the proxy sets on every upstream request,
+// on both forwarding paths: X-Forwarded-*, the request id, the trace context
+// and the identity headers. The client's own copies were removed before.
+func forwardHeaders(r *http.Request, fw *forward, set func(k, v string)) {
+	if ip, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		if prior := r.Header["X-Forwarded-For"]; fw.trusted && len(prior) > 0 {
+			ip = strings.Join(prior, ", ") + ", " + ip
 		}
+		set("X-Forwarded-For", ip)
+	}
+	set("X-Forwarded-Host", r.Host)
+	if r.TLS != nil {
+		set("X-Forwarded-Proto", "https")
+	} else {
+		set("X-Forwarded-Proto", "http")
 	}
 	rec := &fw.rec
-	h.Set(HeaderRequestID, rec.RequestID)
-	h.Set(HeaderTraceparent, formatTraceparent(rec.TraceID, rec.SpanID, rec.TraceFlags))
+	set(HeaderRequestID, rec.RequestID)
+	set(HeaderTraceparent, formatTraceparent(rec.TraceID, rec.SpanID, rec.TraceFlags))
 	if rec.TraceState != "" {
-		h.Set(HeaderTracestate, rec.TraceState)
+		set(HeaderTracestate, rec.TraceState)
 	}
 	res := fw.res
-	h.Set(HeaderPrincipalType, res.PrincipalType)
-	h.Set(HeaderDecision, fw.decision)
-	setHeader(h, HeaderPrincipal, res.Principal)
-	setHeader(h, HeaderSPIFFEID, res.SPIFFEID)
+	set(HeaderPrincipalType, res.PrincipalType)
+	set(HeaderDecision, fw.decision)
+	setSafe(set, HeaderPrincipal, res.Principal)
+	setSafe(set, HeaderSPIFFEID, res.SPIFFEID)
 	if c := rec.Conn.Peer; c != nil {
-		setHeader(h, HeaderClientSubject, c.Subject)
-		setHeader(h, HeaderClientSHA256, c.Fingerprint)
+		setSafe(set, HeaderClientSubject, c.Subject)
+		setSafe(set, HeaderClientSHA256, c.Fingerprint)
 	}
 	if tok := res.Token; tok != nil {
-		setHeader(h, HeaderJWTSubject, tok.Subject)
-		setHeader(h, HeaderJWTIssuer, tok.Issuer)
-		setHeader(h, HeaderJWTScopes, strings.Join(tok.Scopes, " "))
+		setSafe(set, HeaderJWTSubject, tok.Subject)
+		setSafe(set, HeaderJWTIssuer, tok.Issuer)
+		setSafe(set, HeaderJWTScopes, strings.Join(tok.Scopes, " "))
 	}
 }
 
-func setHeader(h http.Header, k, v string) {
+// setSafe emits an identity header when it has a value.
+func setSafe(set func(k, v string), k, v string) {
 	if v != "" {
-		h[k] = []string{headerSafe(v)}
+		set(k, headerSafe(v))
 	}
 }
 

@@ -123,8 +123,11 @@ func TestHeaderSafe(t *testing.T) {
 	require.Equal(t, "a%0D%0AX-Evil: 1", headerSafe("a\r\nX-Evil: 1"))
 	require.Equal(t, "100%25", headerSafe("100%"))
 	h := http.Header{}
-	setHeader(h, HeaderPrincipal, "x\ny")
+	set := func(k, v string) { h[k] = []string{v} }
+	setSafe(set, HeaderPrincipal, "x\ny")
+	setSafe(set, HeaderSPIFFEID, "")
 	require.Equal(t, "x%0Ay", h.Get(HeaderPrincipal))
+	require.NotContains(t, h, HeaderSPIFFEID)
 }
 
 func TestValidRequestID(t *testing.T) {

@@ -364,8 +364,8 @@ func (p *Proxy) shutdownLocked(ctx context.Context) error {
 	}
 	p.bgGroup.Wait()
 	for _, u := range p.upstreams {
-		if h1, ok := u.transport.(*h1Client); ok {
-			h1.closeIdle(true)
+		if u.h1 != nil {
+			u.h1.closeIdle(true)
 		} else {
 			u.transport.CloseIdleConnections()
 		}

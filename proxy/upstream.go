@@ -22,6 +22,7 @@ type upstream struct {
 		http.RoundTripper
 		CloseIdleConnections()
 	}
+	h1 *h1Client // the transport when the upstream speaks HTTP/1.1 (nil for h2c)
 	rp *httputil.ReverseProxy
 }
 
@@ -45,7 +46,8 @@ func newUpstream(p *Proxy, c UpstreamConfig, errLog *log.Logger) (*upstream, err
 		t.Protocols.SetUnencryptedHTTP2(true)
 		u.transport = t
 	} else {
-		u.transport = newH1Client(target.Host, c)
+		u.h1 = newH1Client(target.Host, c)
+		u.transport = u.h1
 	}
 	u.rp = &httputil.ReverseProxy{
 		Rewrite:        func(pr *httputil.ProxyRequest) { p.rewrite(u, pr) },
@@ -70,6 +72,12 @@ func modifyResponse(resp *http.Response) error {
 // 413 when the client's body passed the limit while being forwarded.
 func (p *Proxy) upstreamError(w http.ResponseWriter, r *http.Request, err error) {
 	fw, _ := r.Context().Value(forwardKey{}).(*forward)
+	p.upstreamFailed(w, r, fw, err)
+}
+
+// upstreamFailed answers for a request whose upstream exchange failed, and
+// notes why on its record (fw may be nil).
+func (p *Proxy) upstreamFailed(w http.ResponseWriter, r *http.Request, fw *forward, err error) {
 	status, reason := http.StatusBadGateway, ReasonUpstreamUnavailable
 	var mbe *http.MaxBytesError
 	var ne net.Error

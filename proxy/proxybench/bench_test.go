@@ -35,6 +35,7 @@ var (
 	rounds             = flag.Int("proxybench.rounds", 2, "rounds; each target's best round is reported")
 	withoutEvents      = flag.Bool("proxybench.without-events", false, "also measure the proxy with events off (no publisher), to see what the tap costs")
 	tapProfile         = flag.String("proxybench.tapprofile", "", "write a CPU profile of the tap process to this file")
+	tapSettings        = flag.String("proxybench.tapenv", "", "space-separated NAME=value settings for the tap process only (GOMAXPROCS=1 GOGC=400)")
 )
 
 // The benchmark re-executes its own binary for the processes it measures;
@@ -281,7 +282,8 @@ func BenchmarkTapVsNginx(b *testing.B) {
 	}
 
 	up, upPID := child(b, "upstream")
-	tapEnv := []string{"PROXYBENCH_DIR=" + dir, "PROXYBENCH_UPSTREAM=" + up}
+	baseEnv := append([]string{"PROXYBENCH_DIR=" + dir, "PROXYBENCH_UPSTREAM=" + up}, strings.Fields(*tapSettings)...)
+	tapEnv := baseEnv
 	if *tapProfile != "" {
 		abs, err := filepath.Abs(*tapProfile)
 		if err != nil {
@@ -304,7 +306,7 @@ func BenchmarkTapVsNginx(b *testing.B) {
 		{"tap", "https://" + tapAddr + "/bench", newClient(true), tapPID},
 	}
 	if *withoutEvents {
-		off, offPID := child(b, "tap", append(tapEnv[:2:2], "PROXYBENCH_NO_EVENTS=1")...)
+		off, offPID := child(b, "tap", append(baseEnv[:len(baseEnv):len(baseEnv)], "PROXYBENCH_NO_EVENTS=1")...)
 		targets = append(targets, target{"proxy-no-events", "https://" + off + "/bench", newClient(true), offPID})
 	}
 	if nginxAddr != "" {
