@@ -87,7 +87,14 @@ type Tap struct {
 	logger *slog.Logger
 	now    func() time.Time
 
-	ch       chan item
+	// The buffer: records waiting for the publishing goroutine, at most
+	// cfg.BufferSize. A mutex-guarded slice rather than a channel, so that
+	// recording a request does not wake the publisher: it is woken once a
+	// batch is full (wake) or by its flush timer, not once per record.
+	mu       sync.Mutex
+	queue    []item
+	spare    []item // the publisher's last batch, reused as the next queue
+	wake     chan struct{}
 	instance string
 	seq      uint64
 	batch    *batch // reused by every flush of records
@@ -123,7 +130,8 @@ func New(cfg Config, pub Publisher, res Resource, reg prometheus.Registerer, log
 	_, _ = rand.Read(id[:])
 	t := &Tap{
 		cfg: cfg, pub: pub, res: res, logger: logger, now: time.Now,
-		ch:       make(chan item, cfg.BufferSize),
+		queue:    make([]item, 0, min(cfg.BufferSize, 4*cfg.BatchSize)),
+		wake:     make(chan struct{}, 1),
 		instance: hex.EncodeToString(id[:]),
 		pending:  map[string]*atomic.Int64{},
 		stop:     make(chan struct{}),
@@ -150,7 +158,7 @@ func New(cfg Config, pub Publisher, res Resource, reg prometheus.Registerer, log
 		buffered := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "tapline_proxy_tap_buffered_events",
 			Help: "Records waiting in the tap's buffer.",
-		}, func() float64 { return float64(len(t.ch)) })
+		}, func() float64 { return float64(t.buffered()) })
 		for _, c := range []prometheus.Collector{t.dropped, t.published, t.pubErrors, buffered} {
 			if err := reg.Register(c); err != nil {
 				return nil, fmt.Errorf("tap: register metrics: %w", err)
@@ -193,11 +201,38 @@ func (t *Tap) Access(r *AccessRecord) { t.put(item{access: r}) }
 func (t *Tap) TLS(r *TLSRecord) { t.put(item{tls: r}) }
 
 func (t *Tap) put(it item) {
-	select {
-	case t.ch <- it:
-	default:
+	t.mu.Lock()
+	n := len(t.queue)
+	if n >= t.cfg.BufferSize {
+		t.mu.Unlock()
 		t.drop(DropBufferFull, 1)
+		return
 	}
+	t.queue = append(t.queue, it)
+	t.mu.Unlock()
+	if n+1 == t.cfg.BatchSize {
+		select { // a batch is ready: wake the publisher if it sleeps
+		case t.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (t *Tap) buffered() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.queue)
+}
+
+// take hands the buffered records to the publisher, oldest first, and gives
+// the buffer the slice of the previous batch back.
+func (t *Tap) take(prev []item) []item {
+	clear(prev) // let the records be collected
+	t.mu.Lock()
+	items := t.queue
+	t.queue = prev[:0]
+	t.mu.Unlock()
+	return items
 }
 
 func (t *Tap) drop(reason string, n int) {
@@ -211,38 +246,39 @@ func (t *Tap) drop(reason string, n int) {
 func (t *Tap) run() {
 	defer close(t.done)
 	defer t.cancel()
-	items := make([]item, 0, t.cfg.BatchSize)
 	timer := time.NewTimer(t.cfg.FlushInterval)
 	defer timer.Stop()
+	var items []item
+	// publishAll publishes everything buffered, in batches; records that
+	// arrive meanwhile wait for the next round (the buffer is bounded).
+	publishAll := func() {
+		items = t.take(items)
+		for i := 0; i < len(items); i += t.cfg.BatchSize {
+			t.flush(items[i:min(i+t.cfg.BatchSize, len(items))])
+		}
+		if len(items) == 0 {
+			t.reportDrops()
+		}
+	}
 	for {
 		select {
-		case it := <-t.ch:
-			items = append(items, it)
-			if len(items) >= t.cfg.BatchSize {
-				t.flush(items)
-				items = items[:0]
-			}
+		case <-t.wake:
 		case <-timer.C:
-			t.flush(items)
-			items = items[:0]
-			timer.Reset(t.cfg.FlushInterval)
 		case <-t.stop:
-			for {
-				select {
-				case it := <-t.ch:
-					items = append(items, it)
-					if len(items) >= t.cfg.BatchSize {
-						t.flush(items)
-						items = items[:0]
-					}
-					continue
-				default:
-				}
-				break
+			publishAll()
+			if t.buffered() > 0 { // recorded while the last round was published
+				publishAll()
 			}
-			t.flush(items)
 			return
 		}
+		publishAll()
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+		timer.Reset(t.cfg.FlushInterval)
 	}
 }
 
