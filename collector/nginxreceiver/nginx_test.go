@@ -184,18 +184,3 @@ func TestRealNginx(t *testing.T) {
 	require.Zero(t, syslogRcv.stats.partial.Load()+syslogRcv.stats.unparsed.Load())
 	require.Zero(t, fileRcv.stats.partial.Load()+fileRcv.stats.unparsed.Load())
 }
-
-// TestDocsMatchTestConfig keeps docs/nginx.md and the configuration the
-// test runs in step.
-func TestDocsMatchTestConfig(t *testing.T) {
-	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "nginx.md"))
-	require.NoError(t, err)
-	for _, want := range []string{
-		accesslog.NginxLogFormat,
-		"proxy_set_header X-Request-ID $request_id;",
-		"access_log syslog:server=127.0.0.1:5514,tag=nginx tapline;",
-		"ssl_verify_client optional;",
-	} {
-		require.Contains(t, string(doc), want)
-	}
-}
