@@ -22,6 +22,11 @@ type Conn struct {
 	// verified; Peer then describes it.
 	MTLSVerified bool
 	Peer         *identity.Cert
+
+	// wire is the connection's attributes as encoded OTLP log attributes,
+	// made by the publishing goroutine (the only one that touches it) for
+	// the connection's first record and reused by the others.
+	wire []byte
 }
 
 // TLSRecord is one TLS connection or failed handshake.

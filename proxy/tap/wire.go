@@ -308,6 +308,19 @@ func (b *batch) common(rec []byte) []byte {
 	return appendKVStr(rec, fLogAttr, event.AttrNode, b.res.Node)
 }
 
+// appendConnAttrs appends the connection's attributes, encoded once per
+// connection: they are the same on every record of the connection (the TLS
+// state and the client certificate do not change after the handshake).
+func appendConnAttrs(rec []byte, c *Conn) []byte {
+	if c == nil {
+		return rec
+	}
+	if c.wire == nil {
+		c.wire = appendConn(make([]byte, 0, 512), c)
+	}
+	return append(rec, c.wire...)
+}
+
 func appendConn(rec []byte, c *Conn) []byte {
 	if c == nil {
 		return rec
@@ -372,7 +385,7 @@ func (b *batch) addTLS(r *TLSRecord, now time.Time) {
 		rec = strBody(rec, r.FailureDetail)
 	}
 	rec = b.common(rec)
-	rec = appendConn(rec, r.Conn)
+	rec = appendConnAttrs(rec, r.Conn)
 	rec = appendKVBool(rec, fLogAttr, event.AttrTLSEstablished, r.Established)
 	rec = appendKVInt(rec, fLogAttr, event.AttrDurationNanos, r.HandshakeDuration.Nanoseconds())
 	if r.Failure != "" {
@@ -400,7 +413,7 @@ func (b *batch) addAccess(r *AccessRecord, now time.Time) {
 		rec = appendVarintField(rec, fLogSeverity, severityInfo)
 	}
 	rec = b.common(rec)
-	rec = appendConn(rec, r.Conn)
+	rec = appendConnAttrs(rec, r.Conn)
 	rec = appendKVStr(rec, fLogAttr, event.AttrRequestID, r.RequestID)
 	rec = appendKVInt(rec, fLogAttr, event.AttrDurationNanos, r.Duration.Nanoseconds())
 	rec = appendKVStr(rec, fLogAttr, event.AttrHTTPMethod, r.Method)

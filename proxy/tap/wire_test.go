@@ -21,6 +21,8 @@ func TestWireMatchesPdata(t *testing.T) {
 	full := &Conn{ID: "c1", Listener: "main", ClientAddress: "127.0.0.1", ClientPort: 65535, ServerName: "ü.example",
 		TLSVersion: "1.3", Cipher: "TLS_AES_128_GCM_SHA256", ALPN: "h2", Resumed: true, MTLSVerified: true, Peer: peer}
 	bare := &Conn{ID: "c2", Listener: "main", ClientAddress: "::1"}
+	// full and bare carry several records each: all but the first take the
+	// connection's attributes from the per-connection encoding.
 	long := string(make([]byte, 300)) // multi-byte lengths
 	access := []*AccessRecord{
 		{Start: now, Duration: 1500 * time.Microsecond, TraceID: [16]byte{1, 2}, SpanID: [8]byte{3}, ParentSpanID: [8]byte{4}, TraceFlags: 1,
