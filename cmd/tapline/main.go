@@ -107,6 +107,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.migrateCommand(),
 		a.configCommand(),
 		a.versionCommand(),
+		a.demoCommand(),
 	)
 	return root
 }
