@@ -50,6 +50,13 @@ build: ## build bin/tapline
 run: libchdb build ## build and run `tapline run` (data in ./tapline-data, HTTP on 127.0.0.1:8080)
 	./$(BIN) run $(RUN_ARGS)
 
+# Arguments for `make demo`, e.g. make demo DEMO_ARGS="--data-dir /tmp/demo".
+DEMO_ARGS ?=
+
+.PHONY: demo
+demo: deps libchdb build ## run the demo (no Docker): tapline run, proxy tap, FastAPI app, nginx, traffic, a first report; Ctrl-C stops
+	./$(BIN) demo $(DEMO_ARGS)
+
 .PHONY: test
 test: deps libchdb telemetrygen ## install test dependencies, then go vet and go test everything
 	$(GO) vet ./...
