@@ -31,6 +31,9 @@ type spec struct {
 	params func(c Config) (p store.Params, notConfigured string, err error)
 	// custom, when set, replaces the SQL queries (evidence integrity).
 	custom bool
+	// lookbackDays is how many days before the period the check reads
+	// (a baseline).
+	lookbackDays func(c Config) int
 }
 
 // specs are the checks in catalogue order.
@@ -58,7 +61,7 @@ var specs = []spec{
 		h := c.HandshakeFailures
 		return store.Params{"baseline_days": uint32(h.BaselineDays), "factor": h.Factor, "min_rate": h.MinRate,
 			"min_failures": uint64(h.MinFailures)}, "", nil
-	}},
+	}, lookbackDays: maxWindowDays},
 	{id: "private_route_auth", perDay: true, params: func(c Config) (store.Params, string, error) {
 		return store.Params{"public_routes": globRegexp(c.PrivateRouteAuth.PublicRoutes),
 			"anonymous": event.PrincipalAnonymous, "deny": event.DecisionDeny}, "", nil

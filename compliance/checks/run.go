@@ -31,6 +31,12 @@ type Env struct {
 	// Parallel is how many checks run at once (default 2).
 	Parallel int
 	Logger   *slog.Logger
+	// RawOnly makes every check read the source tables for every day and
+	// never the rollups (to compare the two, and as a benchmark baseline).
+	RawOnly bool
+
+	// cov is which whole days the rollups cover, decided once per Run.
+	cov *coverage
 }
 
 // Outcome is what running a set of checks gives.
@@ -52,6 +58,13 @@ func Run(ctx context.Context, eng store.Engine, cat *catalog.Catalog, fw *catalo
 		env.Logger = slog.New(slog.DiscardHandler)
 	}
 	out := Outcome{Checks: make([]report.CheckResult, len(ids))}
+	if !env.RawOnly {
+		cov := rollupCoverage(ctx, eng, env.From.AddDate(0, 0, -maxWindowDays(cfg)), env.To)
+		if cov.err != nil {
+			env.Logger.Warn("compliance rollups not used: coverage query failed", "err", cov.err)
+		}
+		env.cov = &cov
+	}
 	var (
 		wg   sync.WaitGroup
 		sem  = make(chan struct{}, env.Parallel)
@@ -115,11 +128,21 @@ func runOne(ctx context.Context, eng store.Engine, cat *catalog.Catalog, fw *cat
 		return res, in
 	}
 	p, missing, err := sp.params(cfg)
+	texts := map[string]string{}
 	for _, q := range []string{QueryPopulation, QueryExceptions, QuerySamples} {
 		if text, err := SQL(id, q); err == nil {
-			res.Queries = append(res.Queries, report.Query{Name: q, SQL: text})
+			texts[q] = text
 		}
 	}
+	listQueries := func() {
+		res.Queries = nil
+		for _, q := range []string{QueryPopulation, QueryExceptions, QuerySamples, QueryCoverage} {
+			if text, ok := texts[q]; ok {
+				res.Queries = append(res.Queries, report.Query{Name: q, SQL: text})
+			}
+		}
+	}
+	listQueries()
 	switch {
 	case err != nil:
 		return errorResult(res, days, fmt.Sprintf("parameters: %v", err)), nil
@@ -130,12 +153,34 @@ func runOne(ctx context.Context, eng store.Engine, cat *catalog.Catalog, fw *cat
 	p["seed"] = env.Seed
 	p["samples"] = uint32(env.Samples)
 	p["scope_services"], p["scope_listeners"] = scopeRegexp(env.Scope.Services), scopeRegexp(env.Scope.Listeners)
+	if env.cov != nil {
+		from := env.From
+		if sp.lookbackDays != nil {
+			from = from.AddDate(0, 0, -sp.lookbackDays(cfg))
+		}
+		if rf, rt, ok := env.cov.span(from, env.To); ok {
+			used := false
+			for _, q := range []string{QueryPopulation, QueryExceptions, QuerySamples} {
+				if text, ok := rollupSQL(id, q); ok {
+					texts[q], used = text, true
+				}
+			}
+			if used {
+				// Whole days [rollup_from, rollup_to) come from the rollups,
+				// the rest of the period from the source tables.
+				p["rollup_from"], p["rollup_to"] = rf, rt
+				texts[QueryCoverage] = env.cov.sql
+				listQueries()
+			}
+		}
+	}
+	sqlOf := func(q string) string { return texts[q] }
 
-	pop, err := population(ctx, eng, res.Queries[0].SQL, p)
+	pop, err := population(ctx, eng, sqlOf(QueryPopulation), p)
 	if err != nil {
 		return errorResult(withParams(res, p), days, fmt.Sprintf("population query: %v", err)), nil
 	}
-	excs, err := exceptions(ctx, eng, res.Queries[1].SQL, p)
+	excs, err := exceptions(ctx, eng, sqlOf(QueryExceptions), p)
 	if err != nil {
 		return errorResult(withParams(res, p), days, fmt.Sprintf("exceptions query: %v", err)), nil
 	}
@@ -150,8 +195,8 @@ func runOne(ctx context.Context, eng store.Engine, cat *catalog.Catalog, fw *cat
 	}
 	p["subjects"] = subjects
 	res = withParams(res, p)
-	if len(res.Queries) > 2 && len(excs) > 0 && env.Samples > 0 {
-		samples, err := samplesFor(ctx, eng, res.Queries[2].SQL, p, excs, env.UIBaseURL)
+	if sqlOf(QuerySamples) != "" && len(excs) > 0 && env.Samples > 0 {
+		samples, err := samplesFor(ctx, eng, sqlOf(QuerySamples), p, excs, env.UIBaseURL)
 		if err != nil {
 			return errorResult(res, days, fmt.Sprintf("samples query: %v", err)), nil
 		}

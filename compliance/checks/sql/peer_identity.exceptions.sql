@@ -2,7 +2,7 @@
 -- identity (mTLS verified, SPIFFE ID in an allowed trust domain) is below
 -- min_share on a day. The caller is the SPIFFE ID, else the principal, else
 -- the client address.
-SELECT day, concat(caller, ' -> ', ServiceName) AS subject, 'fail' AS severity, total - verified AS items,
+SELECT day, concat(caller, ' -> ', ServiceName) AS subject, 'fail' AS severity, toUInt64(total - verified) AS items,
        concat(toString(verified), ' of ', toString(total), ' requests verified (',
               toString(round(100 * verified / total, 2)), '%, minimum ',
               toString(round(100 * {min_share:Float64}, 2)), '%)') AS detail
