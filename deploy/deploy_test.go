@@ -61,6 +61,7 @@ type composeService struct {
 	User          string            `yaml:"user"`
 	ContainerName string            `yaml:"container_name"`
 	Ulimits       any               `yaml:"ulimits"`
+	StopGrace     string            `yaml:"stop_grace_period"`
 	Healthcheck   *struct {
 		Test        []string `yaml:"test"`
 		Disable     bool     `yaml:"disable"`
@@ -432,11 +433,11 @@ func serviceConfig(t *testing.T, s *composeService, certs string) config.Config 
 	return cfg
 }
 
-// rewritePaths applies host to every absolute path among v's strings.
+// rewritePaths applies host to every string of v.
 func rewritePaths(v reflect.Value, host func(string) (string, bool)) {
 	switch v.Kind() {
 	case reflect.String:
-		if v.CanSet() && strings.HasPrefix(v.String(), "/") {
+		if v.CanSet() && v.String() != "" {
 			if h, ok := host(v.String()); ok {
 				v.SetString(h)
 			}
@@ -717,9 +718,14 @@ func TestDocSnippets(t *testing.T) {
 				require.NoError(t, os.WriteFile(file, []byte(b[1]), 0o600))
 				cfg, err := config.Parse(config.Sources{File: file})
 				require.NoError(t, err, "%s", b[1])
+				// Certificates as deploy/certs.sh makes them: in
+				// /etc/tapline/tls as compose mounts them, or in ./tls as
+				// the quick start makes them.
 				rewritePaths(reflect.ValueOf(&cfg).Elem(), func(p string) (string, bool) {
-					if rest, ok := strings.CutPrefix(p, "/etc/tapline/tls/"); ok {
-						return filepath.Join(certs, rest), true
+					for _, dir := range []string{"/etc/tapline/tls/", "tls/"} {
+						if rest, ok := strings.CutPrefix(p, dir); ok {
+							return filepath.Join(certs, rest), true
+						}
 					}
 					return p, false
 				})
