@@ -3,7 +3,8 @@
 // processors, the NATS JetStream exporter, and Tapline's Nginx receiver and
 // access-log processor. It reads a standard collector YAML; a default one is
 // built in (default.yaml) whose pipelines answer an OTLP client only after
-// JetStream stored the data.
+// JetStream stored the data, and which takes Nginx's syslog access log too
+// (the nginx receiver, unless Settings.NginxSyslogEndpoint is off).
 //
 // The package runs the collector as a component of a tapline process (New,
 // Start, Shutdown) or alone (Run). It must not add pipeline stages of its
