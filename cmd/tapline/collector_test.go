@@ -189,7 +189,7 @@ func TestRunIncludesCollector(t *testing.T) {
 	p := startProcess(t, nil, "run", "--data-dir", t.TempDir(), "--http-addr", "127.0.0.1:0",
 		"--set", "bus.embedded.listen="+natsAddr, "--set", "log.format=json",
 		"--set", "collector.otlp_grpc="+grpcAddr, "--set", "collector.otlp_http=127.0.0.1:0",
-		"--set", "collector.nginx_syslog=127.0.0.1:0")
+		"--set", "collector.nginx_syslog=127.0.0.1:0", "--set", "query.grpc.listen=127.0.0.1:0")
 	p.waitLog(t, "tapline run ready")
 	sendSpans(t, grpcAddr, 12)
 	_, spans := natsexportertest.CountSpansAt(t, "nats://"+natsAddr, bus.SubjectTraces)
