@@ -66,6 +66,9 @@ type RunRequest struct {
 	// Version is Tapline's version, written into the report.
 	Version string
 	Logger  *slog.Logger
+	// RawOnly makes the checks read the source tables for every day, never
+	// the rollups (the benchmark's baseline; the results are the same).
+	RawOnly bool
 }
 
 // Result is a finished run.
@@ -175,7 +178,7 @@ func run(ctx context.Context, eng store.Engine, cat *catalog.Catalog, fw *catalo
 		seed = deriveSeed(req.Framework, req.From, req.To)
 	}
 	env := checks.Env{From: req.From, To: req.To, Seed: seed, Samples: cfg.Samples, UIBaseURL: cfg.UIBaseURL,
-		Waivers: cfg.Waivers, Scope: cfg.Scope, Logger: req.Logger}
+		Waivers: cfg.Waivers, Scope: cfg.Scope, Logger: req.Logger, RawOnly: req.RawOnly}
 	start := time.Now()
 	out, err := checks.Run(ctx, eng, cat, fw, cfg.Checks, env, cat.CheckIDs(fw))
 	if err != nil {
