@@ -224,7 +224,10 @@ func (s *Stack) startApp(ctx context.Context, o Options, root string) error {
 		"--app-dir", filepath.Join(root, "demo", "app"),
 		"--host", host, "--port", port, "--ws", "wsproto", "--http", "h11",
 		"--log-level", "warning", "--no-access-log")
-	cmd.Env = append(withoutEnv(o.Env, "PYTHONPATH"), "PYTHONPATH="+filepath.Join(root, "testapps", "fastapi"))
+	// The application's own directory on the import path; no bytecode
+	// files written into the repository.
+	cmd.Env = append(withoutEnv(o.Env, "PYTHONPATH"),
+		"PYTHONPATH="+filepath.Join(root, "testapps", "fastapi"), "PYTHONDONTWRITEBYTECODE=1")
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return fmt.Errorf("application: %w", err)
