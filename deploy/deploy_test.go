@@ -252,7 +252,7 @@ func TestComposeStructure(t *testing.T) {
 	}
 
 	for _, want := range []string{"clickhouse", "nats", "tapline-migrate", "tapline-collector", "tapline-ingest", "tapline-query", "tapline-proxy", "app", "nginx"} {
-		require.Contains(t, f.Services, want)
+		require.Contains(t, keys(f.Services), want)
 	}
 
 	for name, s := range f.Services {
@@ -288,7 +288,7 @@ func TestComposeStructure(t *testing.T) {
 				require.NotEqual(t, "no", s.Restart, "a long-running service restarts")
 			}
 			for dep, d := range s.DependsOn {
-				require.Contains(t, f.Services, dep)
+				require.Contains(t, keys(f.Services), dep)
 				if d.Condition == "service_healthy" {
 					require.False(t, f.Services[dep].oneShot(), "%s has no health check to wait for", dep)
 				}
@@ -520,11 +520,11 @@ func TestComposeTaplineConfigs(t *testing.T) {
 			// The image has no chDB and the bus is shared: a server each.
 			require.Equal(t, config.EngineClickHouse, cfg.Store.Engine)
 			h, _ := hostOf(t, cfg.Store.ClickHouse.DSN.Value())
-			require.Contains(t, f.Services, h, "store.clickhouse.dsn host")
+			require.Contains(t, keys(f.Services), h, "store.clickhouse.dsn host")
 			require.False(t, cfg.Bus.IsEmbedded(), "bus.url")
 			for _, u := range strings.Split(cfg.Bus.URL, ",") {
 				h, _ := hostOf(t, strings.TrimSpace(u))
-				require.Contains(t, f.Services, h, "bus.url host")
+				require.Contains(t, keys(f.Services), h, "bus.url host")
 			}
 			require.Equal(t, s.Environment["TAPLINE_BUS_PASSWORD"], cfg.Bus.Password.Value())
 
@@ -544,7 +544,7 @@ func TestComposeTaplineConfigs(t *testing.T) {
 				require.True(t, cfg.Proxy.Configured())
 				for _, up := range cfg.Proxy.Upstreams {
 					h, port := hostOf(t, up.URL)
-					require.Contains(t, f.Services, h, "upstream %s", up.Name)
+					require.Contains(t, keys(f.Services), h, "upstream %s", up.Name)
 					require.NotNil(t, f.Services[h].Healthcheck)
 					require.Contains(t, s.DependsOn, h, "the proxy waits for its upstream")
 					require.NotEmpty(t, port)
