@@ -238,11 +238,7 @@ func forwardHeaders(r *http.Request, fw *forward, set func(k, v string)) {
 		set("X-Forwarded-For", ip)
 	}
 	set("X-Forwarded-Host", r.Host)
-	if r.TLS != nil {
-		set("X-Forwarded-Proto", "https")
-	} else {
-		set("X-Forwarded-Proto", "http")
-	}
+	set("X-Forwarded-Proto", "https") // every listener is TLS
 	rec := &fw.rec
 	set(HeaderRequestID, rec.RequestID)
 	set(HeaderTraceparent, formatTraceparent(rec.TraceID, rec.SpanID, rec.TraceFlags))

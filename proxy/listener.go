@@ -47,6 +47,7 @@ func (c *trackedConn) Close() error {
 
 // connInfo is what requests need to know about their connection.
 type connInfo struct {
+	state   *tls.ConnectionState
 	rec     tap.Conn       // recorded with every event
 	peer    *identity.Cert // verified client certificate, or nil
 	addr    netip.Addr
@@ -70,6 +71,7 @@ type hsListener struct {
 	timeout  time.Duration
 	clock    func() time.Time
 	record   func(*tap.TLSRecord, error)
+	serveH1  func(*tls.Conn, *trackedConn) net.Conn // nil: every connection goes to Accept
 	trusted  *identity.TrustedProxies
 	ready    chan net.Conn
 	closed   chan struct{}
@@ -85,9 +87,9 @@ type hsListener struct {
 }
 
 func newHSListener(inner net.Listener, lt *listenerTLS, name string, timeout time.Duration, clock func() time.Time,
-	trusted *identity.TrustedProxies, record func(*tap.TLSRecord, error)) *hsListener {
+	trusted *identity.TrustedProxies, record func(*tap.TLSRecord, error), serveH1 func(*tls.Conn, *trackedConn) net.Conn) *hsListener {
 	h := &hsListener{
-		inner: inner, lt: lt, name: name, timeout: timeout, clock: clock, trusted: trusted, record: record,
+		inner: inner, lt: lt, name: name, timeout: timeout, clock: clock, trusted: trusted, record: record, serveH1: serveH1,
 		ready: make(chan net.Conn), closed: make(chan struct{}), conns: map[*trackedConn]struct{}{},
 	}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
@@ -175,7 +177,7 @@ func (h *hsListener) handshake(tc *trackedConn) {
 	}
 	_ = tc.SetDeadline(time.Time{})
 	cs := conn.ConnectionState()
-	info := &connInfo{addr: tc.addr.Addr()}
+	info := &connInfo{addr: tc.addr.Addr(), state: &cs}
 	info.rec = tap.Conn{
 		ID: tc.id, Listener: h.name, ClientAddress: tc.addr.Addr().String(), ClientPort: int(tc.addr.Port()),
 		ServerName: cs.ServerName, TLSVersion: tlsVersionName(cs.Version), Cipher: tls.CipherSuiteName(cs.CipherSuite),
@@ -196,8 +198,16 @@ func (h *hsListener) handshake(tc *trackedConn) {
 	rec.Conn = &info.rec
 	rec.Established = true
 	h.record(rec, nil)
+	var c net.Conn = conn
+	if h.serveH1 != nil && cs.NegotiatedProtocol != "h2" {
+		// HTTP/1.x: served on this goroutine, unless a request needs
+		// http.Server (then c is the connection to hand over).
+		if c = h.serveH1(conn, tc); c == nil {
+			return
+		}
+	}
 	select {
-	case h.ready <- conn:
+	case h.ready <- c:
 	case <-h.closed:
 		_ = conn.Close()
 	}

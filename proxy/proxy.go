@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log"
@@ -48,6 +49,8 @@ type Proxy struct {
 	metrics   metrics
 
 	inflight sync.WaitGroup
+	drainMu  sync.RWMutex
+	draining bool // no new request starts on the proxy's own HTTP/1.1 loop
 
 	mu      sync.Mutex
 	state   int // stateNew, stateStarted, stateStopped
@@ -231,8 +234,9 @@ func (p *Proxy) Start(ctx context.Context) (err error) {
 			return fmt.Errorf("proxy: listener %s: %w", l.name, err)
 		}
 		l.port = portOf(inner.Addr())
-		l.hs = newHSListener(inner, l.tls, l.name, l.cfg.HandshakeTimeout, p.now, p.trusted, p.recordHandshake(l))
 		l.srv = p.newServer(l)
+		l.hs = newHSListener(inner, l.tls, l.name, l.cfg.HandshakeTimeout, p.now, p.trusted, p.recordHandshake(l),
+			func(c *tls.Conn, tc *trackedConn) net.Conn { return p.serveH1(l, c, tc) })
 		p.bgGroup.Add(2)
 		go func() {
 			defer p.bgGroup.Done()
@@ -327,6 +331,9 @@ func (p *Proxy) shutdownLocked(ctx context.Context) error {
 	wasStarted := p.state == stateStarted
 	p.state = stateStopped
 	p.ready.Store(false)
+	p.drainMu.Lock()
+	p.draining = true
+	p.drainMu.Unlock()
 	var errs []error
 	var wg sync.WaitGroup
 	for _, l := range p.listeners {

@@ -224,15 +224,20 @@ func (t *Tap) buffered() int {
 	return len(t.queue)
 }
 
-// take hands the buffered records to the publisher, oldest first, and gives
-// the buffer the slice of the previous batch back.
-func (t *Tap) take(prev []item) []item {
-	clear(prev) // let the records be collected
+// take moves the oldest records, at most n, from the buffer into dst
+// (reused). Taking a batch at a time keeps the bound: at most BufferSize
+// records wait, plus the batch being published.
+func (t *Tap) take(dst []item, n int) []item {
+	clear(dst) // let the records of the last batch be collected
+	dst = dst[:0]
 	t.mu.Lock()
-	items := t.queue
-	t.queue = prev[:0]
+	k := min(n, len(t.queue))
+	dst = append(dst, t.queue[:k]...)
+	rest := copy(t.queue, t.queue[k:])
+	clear(t.queue[rest:])
+	t.queue = t.queue[:rest]
 	t.mu.Unlock()
-	return items
+	return dst
 }
 
 func (t *Tap) drop(reason string, n int) {
@@ -248,16 +253,20 @@ func (t *Tap) run() {
 	defer t.cancel()
 	timer := time.NewTimer(t.cfg.FlushInterval)
 	defer timer.Stop()
-	var items []item
-	// publishAll publishes everything buffered, in batches; records that
-	// arrive meanwhile wait for the next round (the buffer is bounded).
+	items := make([]item, 0, t.cfg.BatchSize)
+	// publishAll publishes what is buffered, a batch at a time, until a
+	// batch comes out short.
 	publishAll := func() {
-		items = t.take(items)
-		for i := 0; i < len(items); i += t.cfg.BatchSize {
-			t.flush(items[i:min(i+t.cfg.BatchSize, len(items))])
-		}
-		if len(items) == 0 {
-			t.reportDrops()
+		for {
+			items = t.take(items, t.cfg.BatchSize)
+			if len(items) == 0 {
+				t.reportDrops()
+				return
+			}
+			t.flush(items)
+			if len(items) < t.cfg.BatchSize {
+				return
+			}
 		}
 	}
 	for {
