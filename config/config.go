@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 
 	"golang.org/x/sys/unix"
@@ -102,9 +103,50 @@ func (c Config) sections() []struct {
 // Validate checks every section and the data directory, and returns all
 // problems found, each naming its key ("http.addr: invalid port \"99999\"").
 func (c Config) Validate() error {
+	return c.ValidateSections()
+}
+
+// CommandSections names the sections `tapline NAME` runs and validates
+// (with data_dir, log and http); nil, meaning all, for `run` and for names
+// it does not know.
+func CommandSections(name string) []string {
+	switch name {
+	case "collector":
+		return []string{"bus", "collector"}
+	case "ingest":
+		return []string{"bus", "store", "ingest"}
+	case "migrate":
+		return []string{"store"}
+	case "proxy":
+		return []string{"bus", "proxy"}
+	case "query":
+		// The UI it serves starts compliance reports on demand.
+		return []string{"bus", "store", "query", "ui", "compliance"}
+	case "report":
+		return []string{"store", "compliance"}
+	}
+	return nil
+}
+
+// ValidateSections is Validate for a process that runs only some of the
+// parts: it checks data_dir, log, http and the named sections (YAML keys,
+// e.g. "bus", "ingest"), and leaves the others alone, so that `tapline
+// ingest` does not need the proxy's certificate files. No names means every
+// section.
+func (c Config) ValidateSections(keys ...string) error {
 	errs := []error{validateDataDir(c.DataDir)}
+	known := map[string]bool{}
 	for _, s := range c.sections() {
+		known[s.key] = true
+		if len(keys) > 0 && s.key != "log" && s.key != "http" && !slices.Contains(keys, s.key) {
+			continue
+		}
 		errs = append(errs, configtype.InSection(s.key, s.v.Validate()))
+	}
+	for _, k := range keys {
+		if !known[k] {
+			errs = append(errs, fmt.Errorf("config: no section %q to validate", k))
+		}
 	}
 	return errors.Join(errs...)
 }

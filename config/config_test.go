@@ -318,3 +318,37 @@ func TestREADMEExampleLoads(t *testing.T) {
 	assert.Equal(t, config.Default().Bus, cfg.Bus, "the README shows the bus defaults")
 	assert.Equal(t, config.Default().Store.Schema, cfg.Store.Schema, "the README shows the schema defaults")
 }
+
+// A process validates only the sections it runs: the demo configuration
+// names the proxy's certificate files under /etc/tapline/tls, which do not
+// exist here, so the whole file is refused while `tapline ingest`'s
+// sections load.
+func TestValidateSections(t *testing.T) {
+	file := filepath.Join("..", "demo", "config", "tapline.yaml")
+	src := config.Sources{File: file, Set: []string{"data_dir=" + t.TempDir()}}
+
+	_, err := config.Load(src)
+	require.Error(t, err, "every section is validated by default")
+	assert.Contains(t, err.Error(), "proxy.listeners[0].tls.cert")
+
+	src.Sections = config.CommandSections("ingest")
+	_, err = config.Load(src)
+	require.NoError(t, err)
+
+	src.Sections = []string{"ingest", "proxy"}
+	_, err = config.Load(src)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "proxy.listeners[0].tls.cert")
+
+	src.Sections = []string{"ingest", "nope"}
+	_, err = config.Load(src)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `no section "nope"`)
+
+	// log and http are always checked: every process has them.
+	src.Sections = []string{"ingest"}
+	src.Set = append(src.Set, "log.level=loud")
+	_, err = config.Load(src)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "log.level")
+}

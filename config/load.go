@@ -25,6 +25,9 @@ type Sources struct {
 	Env []string
 	// Set holds "key=value" overrides, applied in order (command-line flags).
 	Set []string
+	// Sections names the sections the process runs (see
+	// Config.ValidateSections); empty means all of them.
+	Sections []string
 }
 
 // ReservedEnv are TAPLINE_ variables that are not configuration keys:
@@ -42,7 +45,7 @@ func Load(src Sources) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
-	if err := cfg.Validate(); err != nil {
+	if err := cfg.ValidateSections(src.Sections...); err != nil {
 		return Config{}, err
 	}
 	return cfg, nil

@@ -429,7 +429,7 @@ func serviceConfig(t *testing.T, s *composeService, certs string) config.Config 
 	require.NoError(t, err, "the configuration loads strictly")
 	rewritePaths(reflect.ValueOf(&cfg).Elem(), host)
 	cfg.DataDir = t.TempDir()
-	require.NoError(t, cfg.Validate())
+	require.NoError(t, cfg.ValidateSections(config.CommandSections(s.subcommand())...))
 	return cfg
 }
 

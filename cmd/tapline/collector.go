@@ -37,7 +37,7 @@ $TAPLINE_CONFIG here (--config names the collector YAML); the collector's
 metrics are on /metrics of the HTTP address with /healthz and /readyz.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := a.loadConfig()
+			cfg, err := a.loadConfigFor("collector")
 			if err != nil {
 				return err
 			}

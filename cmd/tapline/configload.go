@@ -17,6 +17,15 @@ func (a *app) loadConfig(extra ...string) (config.Config, error) {
 	return config.Load(a.sources(extra...))
 }
 
+// loadConfigFor is loadConfig for `tapline command`, which runs only some
+// parts: it validates the sections config.CommandSections names, so that,
+// e.g., `tapline ingest` starts without the proxy's certificate files.
+func (a *app) loadConfigFor(command string) (config.Config, error) {
+	src := a.sources()
+	src.Sections = config.CommandSections(command)
+	return config.Load(src)
+}
+
 func (a *app) sources(extra ...string) config.Sources {
 	file := a.configFile
 	if file == "" {

@@ -25,7 +25,7 @@ Several ingest processes may share the consumer; each keeps its own ledger
 chain (ingest.chain, default the host name and process id).`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := a.loadConfig()
+			cfg, err := a.loadConfigFor("ingest")
 			if err != nil {
 				return err
 			}

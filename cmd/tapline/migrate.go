@@ -21,7 +21,7 @@ With --print, write the schema's SQL for the configured options (database,
 cluster, index layout, retention) to stdout instead, without connecting.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := a.loadConfig()
+			cfg, err := a.loadConfigFor("migrate")
 			if err != nil {
 				return err
 			}

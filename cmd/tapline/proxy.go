@@ -37,7 +37,7 @@ Health, readiness and the proxy's metrics are on the HTTP address
 e.g. --set http.addr=127.0.0.1:8888.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := a.loadConfig()
+			cfg, err := a.loadConfigFor("proxy")
 			if err != nil {
 				return err
 			}

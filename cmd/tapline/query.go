@@ -35,7 +35,7 @@ event (source api) and the ingest lag is read from the stream; without one,
 API access events are written to the store directly.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := a.loadConfig()
+			cfg, err := a.loadConfigFor("query")
 			if err != nil {
 				return err
 			}

@@ -59,7 +59,7 @@ time: stop a running tapline first, or use its scheduled runs.`,
 			if err != nil {
 				return usageError{err}
 			}
-			cfg, err := a.loadConfig()
+			cfg, err := a.loadConfigFor("report")
 			if err != nil {
 				return err
 			}
@@ -158,7 +158,7 @@ func (a *app) reportKeygenCommand() *cobra.Command {
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if path == "" {
-				cfg, err := a.loadConfig()
+				cfg, err := a.loadConfigFor("report")
 				if err != nil {
 					return err
 				}

@@ -24,7 +24,7 @@ func (p *process) addUI(q *queryAPI, version string) {
 		compliance: p.cfg.Compliance.WithDataDir(p.dataDir),
 		endpoints: ui.Endpoints{
 			OTLPGRPC: p.cfg.Collector.OTLPGRPC, OTLPHTTP: httpURL(p.cfg.Collector.OTLPHTTP),
-			NginxSyslog: "127.0.0.1:5514", Proxy: "localhost:8443",
+			NginxSyslog: p.cfg.Collector.NginxSyslog, Proxy: "localhost:8443",
 		},
 	}
 	p.svc.Add("ui", c)
