@@ -14,6 +14,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime/pprof"
+	"runtime/trace"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -32,9 +34,11 @@ var (
 	latencyDuration    = flag.Duration("proxybench.latency", 4*time.Second, "duration of each latency run (one connection)")
 	throughputDuration = flag.Duration("proxybench.throughput", 5*time.Second, "duration of each throughput run")
 	concurrency        = flag.Int("proxybench.concurrency", 32, "connections in the throughput runs")
-	rounds             = flag.Int("proxybench.rounds", 2, "rounds; each target's best round is reported")
+	rounds             = flag.Int("proxybench.rounds", 3, "rounds, targets interleaved in each; the median over the rounds is reported")
 	withoutEvents      = flag.Bool("proxybench.without-events", false, "also measure the proxy with events off (no publisher), to see what the tap costs")
 	tapProfile         = flag.String("proxybench.tapprofile", "", "write a CPU profile of the tap process to this file")
+	tapTrace           = flag.String("proxybench.taptrace", "", "write an execution trace of the tap process to this file, for the window -proxybench.taptrace-window")
+	tapTraceWindow     = flag.String("proxybench.taptrace-window", "4.5s,3s", "start (after the tap started) and length of the trace; the default falls in round 1's tap latency run")
 	tapSettings        = flag.String("proxybench.tapenv", "", "space-separated NAME=value settings for the tap process only (GOMAXPROCS=1 GOGC=400)")
 )
 
@@ -117,6 +121,13 @@ func runTap() int {
 			return fail(err)
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if tr := os.Getenv("PROXYBENCH_TRACE"); tr != "" {
+		stop, err := traceWindow(tr, os.Getenv("PROXYBENCH_TRACE_WINDOW"))
+		if err != nil {
+			return fail(err)
+		}
+		defer stop()
 	}
 	fmt.Printf("ADDR %s\n", p.Addr("bench"))
 	_, _ = io.Copy(io.Discard, os.Stdin)
@@ -291,6 +302,13 @@ func BenchmarkTapVsNginx(b *testing.B) {
 		}
 		tapEnv = append(tapEnv, "PROXYBENCH_CPUPROFILE="+abs)
 	}
+	if *tapTrace != "" {
+		abs, err := filepath.Abs(*tapTrace)
+		if err != nil {
+			b.Fatal(err)
+		}
+		tapEnv = append(tapEnv, "PROXYBENCH_TRACE="+abs, "PROXYBENCH_TRACE_WINDOW="+*tapTraceWindow)
+	}
 	tapAddr, tapPID := child(b, "tap", tapEnv...)
 	nginxAddr, nginxPID := startNginx(b, dir, up)
 
@@ -319,19 +337,23 @@ func BenchmarkTapVsNginx(b *testing.B) {
 	reqBody := bytes.Repeat([]byte("x"), 1024)
 
 	for range b.N {
-		lat := map[string]proxybench.Result{}
-		thr := map[string]proxybench.Result{}
+		var rs []roundResult
 		ctx := context.Background()
+		check := func(name string, r proxybench.Result) {
+			if r.Errors > 0 {
+				b.Errorf("%s: %d errors, first: %v", name, r.Errors, r.FirstErr)
+			}
+		}
 		for round := range *rounds {
+			rr := roundResult{lat: map[string]proxybench.Result{}, thr: map[string]proxybench.Result{}, cpu: map[string]float64{}}
 			for _, tg := range targets {
 				r, err := proxybench.Load{URL: tg.url, Client: tg.client, Concurrency: 1, Duration: *latencyDuration, Warmup: 200, Body: reqBody}.Run(ctx)
 				if err != nil {
 					b.Fatal(err)
 				}
+				check(tg.name, r)
 				b.Logf("round %d latency    %-6s %s", round+1, tg.name, r)
-				if best, ok := lat[tg.name]; !ok || r.P50 < best.P50 {
-					lat[tg.name] = r
-				}
+				rr.lat[tg.name] = r
 			}
 			for _, tg := range targets {
 				cpu0, up0 := procCPU(tg.pid), procCPU(upPID)
@@ -339,32 +361,125 @@ func BenchmarkTapVsNginx(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
+				check(tg.name, r)
 				cpu := procCPU(tg.pid) - cpu0
+				rr.cpu[tg.name] = float64(cpu.Microseconds()) / float64(r.Requests)
 				b.Logf("round %d throughput %-6s %s; CPU %.0fµs/req (upstream %.0fµs/req)", round+1, tg.name, r,
-					float64(cpu.Microseconds())/float64(r.Requests), float64((procCPU(upPID)-up0).Microseconds())/float64(r.Requests))
-				if best, ok := thr[tg.name]; !ok || r.PerSecond > best.PerSecond {
-					thr[tg.name] = r
+					rr.cpu[tg.name], float64((procCPU(upPID)-up0).Microseconds())/float64(r.Requests))
+				rr.thr[tg.name] = r
+			}
+			b.Logf("round %d summary: %s", round+1, rr)
+			rs = append(rs, rr)
+		}
+		// Each figure is taken within a round (targets measured minutes
+		// apart on a shared machine are not comparable); the median over
+		// the rounds is reported.
+		report := func(unit string, f func(roundResult) (float64, bool)) {
+			var v []float64
+			for _, r := range rs {
+				if x, ok := f(r); ok {
+					v = append(v, x)
 				}
 			}
-		}
-		for _, r := range []map[string]proxybench.Result{lat, thr} {
-			for name, res := range r {
-				if res.Errors > 0 {
-					b.Errorf("%s: %d errors, first: %v", name, res.Errors, res.FirstErr)
-				}
+			if len(v) > 0 {
+				b.ReportMetric(median(v), unit)
 			}
 		}
-		micro := func(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
-		b.ReportMetric(micro(lat["direct"].P50), "direct-p50-µs")
-		b.ReportMetric(micro(lat["tap"].P50-lat["direct"].P50), "tap-added-p50-µs")
-		b.ReportMetric(micro(lat["tap"].P99-lat["direct"].P99), "tap-added-p99-µs")
-		b.ReportMetric(thr["tap"].PerSecond, "tap-req/s")
-		if n, ok := thr["nginx"]; ok {
-			b.ReportMetric(micro(lat["nginx"].P50-lat["direct"].P50), "nginx-added-p50-µs")
-			b.ReportMetric(micro(lat["nginx"].P99-lat["direct"].P99), "nginx-added-p99-µs")
-			b.ReportMetric(n.PerSecond, "nginx-req/s")
-			b.ReportMetric(thr["tap"].PerSecond/n.PerSecond, "tap/nginx-throughput")
-		}
-		b.ReportMetric(thr["direct"].PerSecond, "direct-req/s")
+		report("direct-p50-µs", func(r roundResult) (float64, bool) { return micro(r.lat["direct"].P50), true })
+		report("tap-added-p50-µs", func(r roundResult) (float64, bool) { return r.added("tap", 50), true })
+		report("tap-added-p99-µs", func(r roundResult) (float64, bool) { return r.added("tap", 99), true })
+		report("tap-req/s", func(r roundResult) (float64, bool) { return r.thr["tap"].PerSecond, true })
+		report("tap-cpu-µs/req", func(r roundResult) (float64, bool) { return r.cpu["tap"], true })
+		report("direct-req/s", func(r roundResult) (float64, bool) { return r.thr["direct"].PerSecond, true })
+		report("nginx-added-p50-µs", func(r roundResult) (float64, bool) { _, ok := r.lat["nginx"]; return r.added("nginx", 50), ok })
+		report("nginx-added-p99-µs", func(r roundResult) (float64, bool) { _, ok := r.lat["nginx"]; return r.added("nginx", 99), ok })
+		report("nginx-req/s", func(r roundResult) (float64, bool) { n, ok := r.thr["nginx"]; return n.PerSecond, ok })
+		report("nginx-cpu-µs/req", func(r roundResult) (float64, bool) { n, ok := r.cpu["nginx"]; return n, ok })
+		report("tap/nginx-throughput", func(r roundResult) (float64, bool) { return r.ratio() })
 	}
+}
+
+func micro(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
+
+// roundResult is one round: every target's latency and throughput runs, and
+// the proxy processes' CPU time per request.
+type roundResult struct {
+	lat, thr map[string]proxybench.Result
+	cpu      map[string]float64
+}
+
+// added is a target's latency over direct at a percentile (50 or 99), µs.
+func (r roundResult) added(name string, pct int) float64 {
+	if pct == 99 {
+		return micro(r.lat[name].P99 - r.lat["direct"].P99)
+	}
+	return micro(r.lat[name].P50 - r.lat["direct"].P50)
+}
+
+// ratio is the tap's throughput over nginx's in this round.
+func (r roundResult) ratio() (float64, bool) {
+	n, ok := r.thr["nginx"]
+	if !ok || n.PerSecond == 0 {
+		return 0, false
+	}
+	return r.thr["tap"].PerSecond / n.PerSecond, true
+}
+
+func (r roundResult) String() string {
+	s := fmt.Sprintf("tap added p50 %.0fµs p99 %.0fµs, CPU %.0fµs/req", r.added("tap", 50), r.added("tap", 99), r.cpu["tap"])
+	if ratio, ok := r.ratio(); ok {
+		s += fmt.Sprintf("; nginx added p50 %.0fµs p99 %.0fµs, CPU %.0fµs/req; tap/nginx throughput %.2f",
+			r.added("nginx", 50), r.added("nginx", 99), r.cpu["nginx"], ratio)
+	}
+	return s
+}
+
+func median(v []float64) float64 {
+	v = slices.Clone(v)
+	slices.Sort(v)
+	if n := len(v); n%2 == 1 {
+		return v[n/2]
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2
+}
+
+// traceWindow writes an execution trace to file during a window ("start,length"
+// after now); stop ends it early if it is still running.
+func traceWindow(file, window string) (stop func(), err error) {
+	from, length, ok := strings.Cut(window, ",")
+	if !ok {
+		return nil, fmt.Errorf("trace window %q: want start,length", window)
+	}
+	start, err := time.ParseDuration(from)
+	if err != nil {
+		return nil, err
+	}
+	d, err := time.ParseDuration(length)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return nil, err
+	}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		defer f.Close()
+		select {
+		case <-time.After(start):
+		case <-done:
+			return
+		}
+		if err := trace.Start(f); err != nil {
+			return
+		}
+		defer trace.Stop()
+		select {
+		case <-time.After(d):
+		case <-done:
+		}
+	}()
+	return func() { close(done); <-finished }, nil
 }
