@@ -290,6 +290,12 @@ func checkRow(t *testing.T, r *nginxreceivertest.Request, u *nginxreceivertest.U
 		want["TlsServerName"] = "localhost"
 		want["MtlsVerified"] = r.WantVerify == "SUCCESS"
 		attrs[event.AttrClientVerify] = r.WantVerify
+		if failure, ok := strings.CutPrefix(r.WantVerify, "FAILED:"); ok {
+			// Refused by Nginx itself: a denial, with the reason.
+			want["Decision"] = event.DecisionDeny
+			want["Reason"] = accesslog.VerifyFailure(failure)
+			require.Equal(t, event.TLSFailureUnknownCA, want["Reason"], "the untrusted certificate's reason")
+		}
 	}
 	if r.Cert != nil {
 		c := r.Cert.Cert

@@ -152,6 +152,8 @@ func TestDemoStack(t *testing.T) {
 		ev := accessAt(t, tl, event.SourceNginx)
 		assert.True(t, strings.HasPrefix(ev.GetAttributes()[event.AttrClientVerify], "FAILED:"), "client verify %q", ev.GetAttributes()[event.AttrClientVerify])
 		assert.Contains(t, ev.GetAttributes()[event.AttrClientVerify], "expired")
+		assert.Equal(t, event.DecisionDeny, ev.GetDecision(), "Nginx refused it itself")
+		assert.Equal(t, event.TLSFailureExpired, ev.GetReason())
 		assert.False(t, ev.GetTls().GetMtlsVerified())
 		require.NotNil(t, ev.GetTls().GetPeer().GetNotAfter())
 		assert.True(t, ev.GetTls().GetPeer().GetNotAfter().AsTime().Before(time.Now()), "the certificate's end is recorded")
@@ -193,9 +195,6 @@ func TestDemoStack(t *testing.T) {
 			// Refused handshakes at the tap, by reason.
 			"handshake_failures: listener internal " + event.TLSFailureExpired,
 			"handshake_failures: listener internal " + event.TLSFailureNoCertificate,
-			// The edge refused the expired certificate with 400, which is
-			// not a policy decision: no hop authenticated or denied it.
-			"private_route_auth: nginx /orders/1003",
 			// The revoked workload still calls, with a certificate the
 			// policy accepts.
 			"revoked_identities: identity " + pki.LegacyCart.SPIFFEID,

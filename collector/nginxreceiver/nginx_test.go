@@ -94,6 +94,11 @@ func check(t *testing.T, r *nginxreceivertest.Request, u *nginxreceivertest.Upst
 		want[event.AttrTLSServerName] = "localhost"
 		want[event.AttrClientVerify] = r.WantVerify
 		want[event.AttrMTLSVerified] = r.WantVerify == "SUCCESS"
+		if failure, ok := strings.CutPrefix(r.WantVerify, "FAILED:"); ok {
+			// Refused by Nginx itself: a denial, with the reason.
+			want[event.AttrDecision] = event.DecisionDeny
+			want[event.AttrReason] = accesslog.VerifyFailure(failure)
+		}
 		require.Equal(t, uint16(tls.VersionTLS13), r.State.Version)
 	} else {
 		want[event.AttrURLScheme] = "http"

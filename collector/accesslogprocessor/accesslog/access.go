@@ -201,6 +201,11 @@ func (a *access) write(rec plog.LogRecord, raw string) {
 		m.PutStr(event.AttrPrincipalType, event.PrincipalAnonymous)
 	}
 
+	if reason := a.certificateRefusal(); reason != "" {
+		m.PutStr(event.AttrDecision, event.DecisionDeny)
+		m.PutStr(event.AttrReason, reason)
+	}
+
 	putStr(m, event.AttrResponseFlags, a.responseFlags)
 	putStr(m, event.AttrResponseDetails, a.responseDetails)
 	putStr(m, event.AttrUpstreamFailure, a.upstreamFailure)
@@ -227,5 +232,41 @@ func putInt(m pcommon.Map, k string, v int64) {
 func putBool(m pcommon.Map, k string, v int8) {
 	if v >= 0 {
 		m.PutBool(k, v == 1)
+	}
+}
+
+// certificateRefusal is why Nginx itself refused the request for its client
+// certificate, or "" if it did not. With ssl_verify_client on or optional,
+// a certificate that fails verification is answered 400 by Nginx without
+// reaching an upstream, and $ssl_client_verify says "FAILED:" and OpenSSL's
+// reason. Such a request is a denial, not an unauthenticated request that
+// got through. (A missing certificate where one is required also gets 400,
+// with verify NONE, but so does any malformed request on a server that asks
+// for no certificate, so that case is left undecided.)
+func (a *access) certificateRefusal() string {
+	if a.source != event.SourceNginx || a.status != 400 || !absent(a.upstreamAddress) {
+		return ""
+	}
+	reason, failed := strings.CutPrefix(a.clientVerify, "FAILED:")
+	if !failed {
+		return ""
+	}
+	return VerifyFailure(reason)
+}
+
+// VerifyFailure maps OpenSSL's certificate verification error text (as
+// Nginx's $ssl_client_verify and Envoy report it) to a tapline.tls.failure
+// reason.
+func VerifyFailure(text string) string {
+	switch t := strings.ToLower(strings.TrimSpace(text)); {
+	case strings.Contains(t, "has expired"):
+		return event.TLSFailureExpired
+	case strings.Contains(t, "not yet valid"):
+		return event.TLSFailureNotYetValid
+	case strings.Contains(t, "issuer certificate"), strings.Contains(t, "self-signed"),
+		strings.Contains(t, "self signed"), strings.Contains(t, "verify the first certificate"):
+		return event.TLSFailureUnknownCA
+	default:
+		return event.TLSFailureBadCertificate
 	}
 }

@@ -108,6 +108,27 @@ func TestNginxJSON(t *testing.T) {
 					event.AttrMTLSVerified:       false,
 					event.AttrTLSClientSubject:   "CN=old",
 					event.AttrPrincipalType:      event.PrincipalAnonymous,
+					// Nginx answered 400 itself (no upstream): a denial.
+					event.AttrDecision: event.DecisionDeny,
+					event.AttrReason:   event.TLSFailureExpired,
+				},
+			},
+		},
+		{
+			name: "failed client verification passed upstream (optional_no_ca): no decision",
+			line: `{"msec":"1772359200.5","request_id":"r2","status":"400","upstream_addr":"10.0.0.7:8443","ssl_client_verify":"FAILED:unable to get local issuer certificate"}`,
+			res:  Result{Format: FormatJSON, Mapped: true},
+			want: accesslogtest.Record{
+				EventName: event.AccessEvent,
+				Timestamp: 1772359200500000000,
+				Attributes: map[string]any{
+					event.AttrSource:          event.SourceNginx,
+					event.AttrRequestID:       "r2",
+					event.AttrHTTPStatus:      int64(400),
+					event.AttrUpstreamAddress: "10.0.0.7:8443",
+					event.AttrClientVerify:    "FAILED:unable to get local issuer certificate",
+					event.AttrMTLSVerified:    false,
+					event.AttrPrincipalType:   event.PrincipalAnonymous,
 				},
 			},
 		},
@@ -245,5 +266,19 @@ func TestNginxUnparseable(t *testing.T) {
 			require.Equal(t, event.SourceNginx, attrs[event.AttrSource])
 			require.NotEmpty(t, attrs[event.AttrParseError])
 		})
+	}
+}
+
+func TestVerifyFailure(t *testing.T) {
+	for text, want := range map[string]string{
+		"certificate has expired":                      event.TLSFailureExpired,
+		"certificate is not yet valid":                 event.TLSFailureNotYetValid,
+		"unable to get local issuer certificate":       event.TLSFailureUnknownCA,
+		"self-signed certificate":                      event.TLSFailureUnknownCA,
+		"self signed certificate in certificate chain": event.TLSFailureUnknownCA,
+		"unable to verify the first certificate":       event.TLSFailureUnknownCA,
+		"certificate revoked":                          event.TLSFailureBadCertificate,
+	} {
+		require.Equal(t, want, VerifyFailure(text), text)
 	}
 }
