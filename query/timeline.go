@@ -319,16 +319,22 @@ func (s *Server) loadSpans(ctx context.Context, ids []string, w *window, limit i
 // app's hop. inner keeps the inner reads within the ids' time range. Each
 // condition tests one column, so that its skip index applies: the reads
 // run as a UNION ALL, not as one OR.
+//
+// An event of the given traces that has a request id is also an event of
+// that request, so the request branch finds it; the trace branch keeps only
+// the events without a request id (and the request branch only those
+// without a trace id), so that no hop's granule is read twice. On a trace
+// of three hops that is three granules of access_events instead of five.
 func requestClosure(st *stmt, traceIDs, requestIDs []string, inner string) []string {
 	var conds []string
 	if len(traceIDs) > 0 {
 		t := st.strs(traceIDs)
-		conds = append(conds, "TraceId IN "+t,
+		conds = append(conds, "TraceId IN "+t+" AND RequestId = ''",
 			"RequestId IN (SELECT RequestId FROM access_events WHERE TraceId IN "+t+" AND "+inner+" AND RequestId != '')")
 	}
 	if len(requestIDs) > 0 {
 		r := st.strs(requestIDs)
-		conds = append(conds, "RequestId IN "+r,
+		conds = append(conds, "RequestId IN "+r+" AND TraceId = ''",
 			"TraceId IN (SELECT TraceId FROM access_events WHERE RequestId IN "+r+" AND "+inner+" AND TraceId != '')")
 	}
 	return conds

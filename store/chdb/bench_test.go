@@ -373,6 +373,25 @@ func freshCopy(e store.Engine, dropIndexes ...string) tableSetup {
 	}
 }
 
+// droppedBy0010 are the text-layout skip indexes that migration 0010
+// dropped from otel_traces, for measuring the table as it was before.
+var droppedBy0010 = []string{
+	"idx_res_attr_key mapKeys(ResourceAttributes) TYPE text(tokenizer = 'array')",
+	"idx_span_attr_key mapKeys(SpanAttributes) TYPE text(tokenizer = 'array')",
+	"idx_lower_span_name lower(SpanName) TYPE tokenbf_v1(32768, 3, 0) GRANULARITY 8",
+}
+
+// freshCopyAdding is freshCopy with the given index definitions added.
+func freshCopyAdding(e store.Engine, addIndexes ...string) tableSetup {
+	return func(b *testing.B) string {
+		name := freshCopy(e)(b)
+		for _, def := range addIndexes {
+			exec(b, e, "ALTER TABLE "+name+" ADD INDEX "+def)
+		}
+		return name
+	}
+}
+
 // freshNull returns a setup for a Null-engine copy of otel_traces: the
 // insert parses the data and stores nothing.
 func freshNull(e store.Engine) tableSetup {
@@ -466,6 +485,22 @@ func BenchmarkInsertSkipIndexes(b *testing.B) {
 		if layout == schema.IndexesText {
 			b.Run("layout="+layout+"/indexes=all+trace_id_mv", func(b *testing.B) {
 				benchInsert(b, e, migrated(e), 1, insertRowBinary, baseline, "x-noindex")
+			})
+			// The exporter's seven indexes, as otel_traces had them before
+			// migration 0010 dropped three.
+			b.Run("layout="+layout+"/indexes=before_0010", func(b *testing.B) {
+				benchInsert(b, e, freshCopyAdding(e, droppedBy0010...), 1, insertRowBinary, baseline, "x-noindex")
+			})
+			// Both cores: two connections inserting at once.
+			var baseline2 insertRate
+			b.Run("layout="+layout+"/indexes=none/conns=2", func(b *testing.B) {
+				baseline2 = benchInsert(b, e, freshCopy(e, indexes...), 2, insertRowBinary, insertRate{}, "")
+			})
+			b.Run("layout="+layout+"/indexes=all+trace_id_mv/conns=2", func(b *testing.B) {
+				benchInsert(b, e, migrated(e), 2, insertRowBinary, baseline2, "x-noindex")
+			})
+			b.Run("layout="+layout+"/indexes=before_0010/conns=2", func(b *testing.B) {
+				benchInsert(b, e, freshCopyAdding(e, droppedBy0010...), 2, insertRowBinary, baseline2, "x-noindex")
 			})
 		}
 		for _, idx := range indexes {
