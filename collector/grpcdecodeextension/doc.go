@@ -16,7 +16,8 @@
 // before every chained interceptor (authentication included): a recorded
 // failure is always collected right after the decode. gRPC allows one such
 // interceptor per server, so the extension cannot be combined with another
-// middleware that sets grpc.UnaryInterceptor (the server does not start).
+// middleware that sets grpc.UnaryInterceptor (grpc-go panics when it builds
+// such a server).
 // It changes nothing for streaming RPCs, which OTLP does not use, and
 // nothing for requests that decode.
 package grpcdecodeextension
