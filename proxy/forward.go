@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // The direct path: most requests through the tap (an HTTP/1.1 upstream, no
@@ -91,6 +92,7 @@ var forwardedByProxy = map[string]bool{
 // copies the answer to the client.
 func (p *Proxy) forward(w *recorder, r *http.Request, u *upstream, fw *forward) {
 	uri := upstreamURI(u.target, r.URL)
+	sent := time.Now()
 	resp, err := u.h1.Forward(r, func(bw *bufio.Writer) error {
 		writeRequestHead(bw, r, uri, fw)
 		if len(fw.body) > 0 {
@@ -109,6 +111,12 @@ func (p *Proxy) forward(w *recorder, r *http.Request, u *upstream, fw *forward) 
 		return
 	}
 	fw.upstreamStatus = resp.StatusCode
+	if g, ok := w.ResponseWriter.(interface{ clientGone() bool }); ok && time.Since(sent) >= clientCheckAfter && g.clientGone() {
+		// Nobody is listening any more; record 499 as nginx does.
+		resp.Body.Close()
+		fw.rec.Error, w.status = ReasonClientClosed, statusClientClosed
+		return
+	}
 	dst := w.Header()
 	conn := resp.Header["Connection"]
 	for k, vv := range resp.Header {
@@ -143,6 +151,11 @@ func (p *Proxy) forward(w *recorder, r *http.Request, u *upstream, fw *forward) 
 		dst[k] = append(dst[k], vv...)
 	}
 }
+
+// clientCheckAfter: when the upstream took at least this long, the proxy's
+// own HTTP/1.1 loop checks that the client is still there before answering
+// (a quick answer is not worth the check's system call).
+const clientCheckAfter = time.Millisecond
 
 var errUnrequestedUpgrade = errors.New("upstream switched protocols unasked")
 

@@ -337,4 +337,13 @@ func connAlive(c net.Conn) bool {
 	return err == nil && alive
 }
 
+// peekState is what a non-blocking peek at a socket found.
+type peekState int
+
+const (
+	peekNothing peekState = iota // open, nothing to read
+	peekData                     // bytes wait to be read
+	peekClosed                   // EOF or an error
+)
+
 var _ http.RoundTripper = (*h1Client)(nil)

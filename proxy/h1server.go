@@ -9,8 +9,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -54,7 +56,7 @@ func (p *Proxy) serveH1(l *listener, conn *tls.Conn, tc *trackedConn) net.Conn {
 	bw := bufio.NewWriterSize(conn, h1BufferBytes)
 	ctx := context.WithValue(context.WithValue(context.Background(), http.ServerContextKey, l.srv), connKey{}, ci)
 	remote := tc.RemoteAddr().String()
-	w := &h1Writer{bw: bw, header: http.Header{}}
+	w := &h1Writer{conn: conn, raw: tc.Conn, br: br, bw: bw, header: http.Header{}}
 	maxHead := min(h1BufferBytes, int(l.cfg.MaxHeaderBytes))
 	for first := true; ; first = false {
 		if !first && br.Buffered() == 0 {
@@ -319,6 +321,9 @@ func (c *handedConn) Read(p []byte) (int, error) {
 // Content-Length when the handler set one, else chunked (HTTP/1.1) or up
 // to the connection's close (HTTP/1.0).
 type h1Writer struct {
+	conn     *tls.Conn
+	raw      net.Conn // the TCP connection under TLS
+	br       *bufio.Reader
 	bw       *bufio.Writer
 	header   http.Header
 	req      *http.Request
@@ -337,11 +342,49 @@ type h1Writer struct {
 
 func (w *h1Writer) reset(req *http.Request, draining func() bool) {
 	clear(w.header)
-	*w = h1Writer{bw: w.bw, header: w.header, req: req, draining: draining, length: -1}
+	*w = h1Writer{conn: w.conn, raw: w.raw, br: w.br, bw: w.bw, header: w.header, req: req, draining: draining, length: -1}
 	w.closeAfter = req.Close || !req.ProtoAtLeast(1, 1)
 }
 
 func (w *h1Writer) Header() http.Header { return w.header }
+
+// clientGone reports whether the client has closed the connection (a FIN,
+// a reset, or a TLS alert such as close_notify waiting to be read),
+// without waiting: net/http notices this with a read it keeps running
+// during each request; this loop peeks at the socket when an answer is
+// about to be written. A pipelined request is left where it is.
+func (w *h1Writer) clientGone() bool {
+	if w.br.Buffered() > 0 {
+		return false
+	}
+	sc, ok := w.raw.(syscall.Conn)
+	if !ok {
+		return false
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	state := peekNothing
+	if err := rc.Read(func(fd uintptr) bool { state = peekSocket(fd); return true }); err != nil {
+		state = peekClosed
+	}
+	if state == peekData {
+		// A TLS record waits (TLS 1.3 hides whether it is an alert): read
+		// it; a pipelined request stays in the buffer, close_notify ends
+		// the connection.
+		_ = w.conn.SetReadDeadline(time.Now().Add(10 * time.Millisecond))
+		if _, err := w.br.Peek(1); err != nil && !os.IsTimeout(err) {
+			state = peekClosed
+		}
+		_ = w.conn.SetReadDeadline(time.Time{})
+	}
+	if state == peekClosed {
+		w.closeAfter = true
+		return true
+	}
+	return false
+}
 
 func (w *h1Writer) WriteHeader(code int) {
 	if w.wroteHeader || code < 200 {

@@ -5,12 +5,15 @@ import (
 	"crypto/tls"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tapline/tapline/event"
+	"github.com/tapline/tapline/proxy"
 	"github.com/tapline/tapline/proxy/proxytest"
 )
 
@@ -89,4 +92,28 @@ func TestH1Loop(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestH1LoopClientGone: a client that leaves while the upstream works is
+// recorded as client-closed-request (499), as net/http's path records it.
+func TestH1LoopClientGone(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(300 * time.Millisecond)
+		_, _ = io.WriteString(w, "late")
+	}))
+	defer up.Close()
+	f := newFixture(t, fixtureOptions{noApp: true, upstreamURL: up.URL})
+	cert := f.clientCA.Issue(t, proxytest.Leaf{CommonName: "svc", SPIFFEID: workloadID})
+	tc := f.tlsConfig(cert)
+	tc.NextProtos = []string{"http/1.1"}
+	conn, err := tls.Dial("tcp", f.addr, tc)
+	require.NoError(t, err)
+	_, err = io.WriteString(conn, "GET /gone HTTP/1.1\r\nHost: localhost\r\n\r\n")
+	require.NoError(t, err)
+	time.Sleep(50 * time.Millisecond) // the request reaches the upstream first
+	require.NoError(t, conn.Close())
+	ev := f.events.Find(t, event.AccessEvent, 10*time.Second, func(r proxytest.Record) bool { return r.Str(event.AttrURLPath) == "/gone" })
+	require.Equal(t, int64(499), ev.Int(event.AttrHTTPStatus))
+	require.Equal(t, proxy.ReasonClientClosed, ev.Str(event.AttrErrorType))
+	require.Equal(t, "200", ev.Str(event.AttrUpstreamStatus))
 }
