@@ -333,7 +333,10 @@ func TestConfigValidate(t *testing.T) {
 			s := compliance.Schedule{Name: "d", Framework: "soc2", Cron: "0 1 * * *", Period: "day"}
 			c.Schedules = []compliance.Schedule{s, s}
 		}, `schedules[1].name: "d" is used twice`},
-		"webhook":   {func(c *compliance.Config) { c.Webhook.URL = "ftp://x" }, "webhook.url"},
+		"webhook": {func(c *compliance.Config) { c.Webhook.URL = "ftp://x" }, "webhook.url"},
+		"empty scope pattern": {func(c *compliance.Config) {
+			c.Scope.Services = []string{"orders", ""}
+		}, "scope.services[1]: empty pattern"},
 		"threshold": {func(c *compliance.Config) { c.Checks.PeerIdentity.MinShare = 2 }, "checks.peer_identity.min_share"},
 		"cert days": {func(c *compliance.Config) { c.Checks.CertExpiry.WarnDays = 3 }, "checks.cert_expiry.warn_days"},
 		"waiver without expiry": {func(c *compliance.Config) {
