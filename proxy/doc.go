@@ -9,7 +9,11 @@
 // The proxy performs TLS handshakes itself, before the HTTP server sees a
 // connection, so that failed handshakes are classified and recorded; it
 // reloads certificate and CA files without dropping connections and
-// re-checks client certificates on resumed sessions. Recording never
+// re-checks client certificates on resumed sessions. Plain HTTP/1.1
+// requests are served by the package's own loop on the connection's
+// goroutine and forwarded by writing the request head straight onto a
+// kept-alive upstream connection (h1server.go, forward.go); everything else
+// goes through net/http's server and httputil.ReverseProxy. Recording never
 // blocks a request: the bus being away costs events (counted and reported),
 // never availability.
 //
