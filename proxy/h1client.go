@@ -188,9 +188,17 @@ func (t *h1Client) closeIdle(shutdown bool) {
 
 var aLongTimeAgo = time.Unix(1, 0)
 
+// neverStopped stands for context.AfterFunc's stop on a context that is
+// never cancelled: the function never runs, so stopping always succeeds.
+func neverStopped() bool { return true }
+
 func (t *h1Client) roundTrip(ctx context.Context, pc *upConn, x *exchange, reused bool) (*http.Response, error) {
 	// A cancelled request (the client went away) unblocks reads and writes.
-	stop := context.AfterFunc(ctx, func() { _ = pc.c.SetDeadline(aLongTimeAgo) })
+	// Requests of the proxy's own HTTP/1.1 loop have no cancellation.
+	stop := neverStopped
+	if ctx.Done() != nil {
+		stop = context.AfterFunc(ctx, func() { _ = pc.c.SetDeadline(aLongTimeAgo) })
+	}
 	fail := func(err error) (*http.Response, error) {
 		stop()
 		return nil, err
