@@ -69,7 +69,8 @@ func TestRenderClusterShape(t *testing.T) {
 	}
 	// Every table that stores rows has a Distributed table under the plain name.
 	for _, table := range []string{"otel_traces", "otel_traces_trace_id_ts", "otel_logs", "access_events",
-		"access_events_id_ts", "tls_connections", "ingest_ledger", "compliance_runs", "compliance_findings"} {
+		"access_events_id_ts", "tls_connections", "ingest_ledger", "compliance_runs", "compliance_findings",
+		"compliance_access_daily", "compliance_tls_daily", "compliance_certs_daily", "compliance_skew_daily", "compliance_minutes"} {
 		found := false
 		for _, s := range stmts {
 			if strings.HasPrefix(s.SQL, "CREATE TABLE IF NOT EXISTS `tapline`.`"+table+"` ON CLUSTER") &&
