@@ -155,22 +155,43 @@ func pickColumns(database, table string, all []tableColumn, names []string) ([]t
 
 // bufferPool keeps the buffers of sent batches for the next ones. A batch
 // of spans is megabytes: growing a new buffer for each batch cost more than
-// encoding the rows.
-type bufferPool struct{ pool sync.Pool }
+// encoding the rows. It is a short free list, not a sync.Pool: a pool is
+// emptied by every other garbage collection, which under ingest load came
+// often enough that most batches grew their buffer from nothing again.
+type bufferPool struct {
+	mu   sync.Mutex
+	free [][]byte
+}
 
-// maxPooledBuffer is the largest buffer kept for reuse.
-const maxPooledBuffer = 256 << 20
+const (
+	// maxPooledBuffers is how many idle buffers are kept: enough for the
+	// batches a few inserting goroutines have in flight.
+	maxPooledBuffers = 4
+	// maxPooledBuffer is the largest buffer kept for reuse.
+	maxPooledBuffer = 64 << 20
+)
 
 func (p *bufferPool) get() []byte {
-	if b, ok := p.pool.Get().(*[]byte); ok {
-		return (*b)[:0]
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := len(p.free)
+	if n == 0 {
+		return nil
 	}
-	return nil
+	b := p.free[n-1]
+	p.free[n-1] = nil
+	p.free = p.free[:n-1]
+	return b[:0]
 }
 
 func (p *bufferPool) put(b []byte) {
-	if cap(b) > 0 && cap(b) <= maxPooledBuffer {
-		p.pool.Put(&b)
+	if cap(b) == 0 || cap(b) > maxPooledBuffer {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.free) < maxPooledBuffers {
+		p.free = append(p.free, b)
 	}
 }
 
