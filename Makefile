@@ -100,7 +100,7 @@ generate: ## regenerate generated code (go generate ./...)
 BENCH_PKGS = $(shell grep -rl --include='*_test.go' '^func Benchmark' . | xargs -r -n1 dirname | sort -u)
 
 .PHONY: bench
-bench: libchdb ## run the benchmarks (figures go to docs/benchmarks/)
+bench: libchdb ## run the benchmarks (figures go to docs/BENCHMARKS.md)
 	CI=$${CI:-true} $(GO) test -run '^$$' -bench . -benchmem -timeout 0 $(BENCH_PKGS)
 
 .PHONY: soak

@@ -21,7 +21,7 @@ import (
 // goroutine that reads ahead on the connection (to notice a client going
 // away), builds a cancellable context and a response with its own buffers;
 // together with the scheduling they cause, that was about a tenth of the
-// proxy's CPU time per request (docs/benchmarks/proxy.md). This loop reads
+// proxy's CPU time per request (docs/BENCHMARKS.md, "Proxy tap"). This loop reads
 // the request with http.ReadRequest and answers through h1Writer, on the
 // connection's own goroutine.
 //
