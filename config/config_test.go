@@ -141,6 +141,7 @@ func TestEnvCoversEveryKey(t *testing.T) {
 	env := []string{
 		"PATH=/usr/bin", // not ours
 		"TAPLINE_LIBCHDB=/x/libchdb.so",
+		"TAPLINE_PYTHON=/usr/bin/python3",
 		"TAPLINE_CONFIG=/x/tapline.yaml",
 		"TAPLINE_TEST_CLICKHOUSE_DSN=clickhouse://x",
 		"TAPLINE_DATA_DIR=/data",

@@ -31,9 +31,10 @@ type Sources struct {
 }
 
 // ReservedEnv are TAPLINE_ variables that are not configuration keys:
-// TAPLINE_CONFIG names the file, TAPLINE_LIBCHDB the chDB library, and
-// TAPLINE_TEST_* belong to the test suites.
-var ReservedEnv = []string{"TAPLINE_CONFIG", "TAPLINE_LIBCHDB"}
+// TAPLINE_CONFIG names the file, TAPLINE_LIBCHDB the chDB library,
+// TAPLINE_PYTHON the interpreter `tapline demo` runs the FastAPI app with,
+// and TAPLINE_TEST_* belong to the test suites.
+var ReservedEnv = []string{"TAPLINE_CONFIG", "TAPLINE_LIBCHDB", "TAPLINE_PYTHON"}
 
 const reservedEnvPrefix = "TAPLINE_TEST_"
 

@@ -24,7 +24,8 @@ import (
 	"github.com/tapline/tapline/exporters/natsexporter/natsexportertest"
 )
 
-// subprocess is a tapline subcommand running in the background with JSON logs.
+// subprocess is a tapline subcommand running in the background with JSON
+// logs, started by a test or a benchmark.
 type subprocess struct {
 	cmd  *exec.Cmd
 	done chan error
@@ -32,7 +33,7 @@ type subprocess struct {
 	logs []map[string]any
 }
 
-func startProcess(t *testing.T, env []string, args ...string) *subprocess {
+func startProcess(t testing.TB, env []string, args ...string) *subprocess {
 	t.Helper()
 	cmd := exec.Command(binary, args...)
 	cmd.Env = cleanEnv(env...)
@@ -65,7 +66,7 @@ func startProcess(t *testing.T, env []string, args ...string) *subprocess {
 }
 
 // waitLog waits for a log record with message msg and returns it.
-func (p *subprocess) waitLog(t *testing.T, msg string) map[string]any {
+func (p *subprocess) waitLog(t testing.TB, msg string) map[string]any {
 	t.Helper()
 	var found map[string]any
 	require.Eventually(t, func() bool {
@@ -82,18 +83,18 @@ func (p *subprocess) waitLog(t *testing.T, msg string) map[string]any {
 	return found
 }
 
-func (p *subprocess) stop(t *testing.T) {
+func (p *subprocess) stop(t testing.TB) {
 	t.Helper()
 	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
 	select {
 	case err := <-p.done:
 		require.NoError(t, err, "exit status after SIGTERM; logs: %v", p.logs)
-	case <-time.After(30 * time.Second):
-		t.Fatal("process did not stop within 30 s of SIGTERM")
+	case <-time.After(60 * time.Second):
+		t.Fatal("process did not stop within 60 s of SIGTERM")
 	}
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)

@@ -5,17 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -165,8 +162,8 @@ func benchCollectorAlone(b *testing.B, d time.Duration) (stageRate, float64, sha
 	b.StopTimer()
 	srv := natsexportertest.RunServer(b, natsexportertest.Options{MaxPayload: 8 << 20})
 	srv.CreateStream(b)
-	grpcAddr := freeAddrTB(b)
-	p := startBenchProcess(b, []string{"TAPLINE_BUS_URL=" + srv.URL()}, "collector",
+	grpcAddr := freeAddr(b)
+	p := startProcess(b, []string{"TAPLINE_BUS_URL=" + srv.URL()}, "collector",
 		"--set", "http.addr=127.0.0.1:0", "--set", "log.format=json", "--set", "collector.nginx_syslog=off",
 		"--set", "collector.otlp_grpc="+grpcAddr, "--set", "collector.otlp_http=127.0.0.1:0")
 	p.waitLog(b, "tapline collector ready")
@@ -190,7 +187,7 @@ func benchCollectorAlone(b *testing.B, d time.Duration) (stageRate, float64, sha
 // filled and times it from ready until every message is acknowledged.
 func benchIngestAlone(b *testing.B, filled sharedBus) (float64, float64) {
 	b.StopTimer()
-	p := startBenchProcess(b, []string{"TAPLINE_BUS_URL=" + filled.srv.URL()}, "ingest",
+	p := startProcess(b, []string{"TAPLINE_BUS_URL=" + filled.srv.URL()}, "ingest",
 		"--data-dir", filled.dir, "--set", "http.addr=127.0.0.1:0", "--set", "log.format=json")
 	p.waitLog(b, "tapline ingest ready")
 	js := benchJetStream(b, filled.srv.URL())
@@ -235,8 +232,8 @@ query:
 `), 0o600); err != nil {
 		b.Fatal(err)
 	}
-	grpcAddr, natsAddr := freeAddrTB(b), freeAddrTB(b)
-	p := startBenchProcess(b, nil, "run", "--config", cfgFile, "--data-dir", filepath.Join(dir, "data"),
+	grpcAddr, natsAddr := freeAddr(b), freeAddr(b)
+	p := startProcess(b, nil, "run", "--config", cfgFile, "--data-dir", filepath.Join(dir, "data"),
 		"--http-addr", "127.0.0.1:0", "--set", "log.format=json", "--set", "collector.nginx_syslog=off",
 		"--set", "bus.embedded.listen="+natsAddr, "--set", "query.grpc.listen=127.0.0.1:0",
 		"--set", "collector.otlp_grpc="+grpcAddr, "--set", "collector.otlp_http=127.0.0.1:0")
@@ -564,72 +561,8 @@ func loadAvg() float64 {
 	return f
 }
 
-// benchProcess is a tapline subcommand run by a benchmark.
-type benchProcess struct {
-	cmd  *exec.Cmd
-	done chan error
-	mu   sync.Mutex
-	logs []map[string]any
-}
-
-func startBenchProcess(b *testing.B, env []string, args ...string) *benchProcess {
-	b.Helper()
-	cmd := exec.Command(binary, args...)
-	cmd.Env = cleanEnv(env...)
-	cmd.Dir = b.TempDir()
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	p := &benchProcess{cmd: cmd, done: make(chan error, 1)}
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			var rec map[string]any
-			if json.Unmarshal(sc.Bytes(), &rec) != nil {
-				rec = map[string]any{"msg": sc.Text()}
-			}
-			p.mu.Lock()
-			p.logs = append(p.logs, rec)
-			p.mu.Unlock()
-		}
-		p.done <- cmd.Wait()
-	}()
-	b.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
-			<-p.done
-		}
-	})
-	return p
-}
-
-func (p *benchProcess) waitLog(b *testing.B, msg string) map[string]any {
-	b.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		p.mu.Lock()
-		for _, rec := range p.logs {
-			if rec["msg"] == msg {
-				p.mu.Unlock()
-				return rec
-			}
-		}
-		p.mu.Unlock()
-		time.Sleep(20 * time.Millisecond)
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	b.Fatalf("no log %q within 60 s; logs: %v", msg, p.logs)
-	return nil
-}
-
 // cpu is the process's CPU time so far (user and system).
-func (p *benchProcess) cpu(b *testing.B) time.Duration {
+func (p *subprocess) cpu(b *testing.B) time.Duration {
 	b.Helper()
 	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
 	if err != nil {
@@ -642,29 +575,4 @@ func (p *benchProcess) cpu(b *testing.B) time.Duration {
 	ut, _ := strconv.ParseInt(fields[11], 10, 64)
 	st, _ := strconv.ParseInt(fields[12], 10, 64)
 	return time.Duration(ut+st) * 10 * time.Millisecond
-}
-
-func (p *benchProcess) stop(b *testing.B) {
-	b.Helper()
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		b.Fatal(err)
-	}
-	select {
-	case err := <-p.done:
-		if err != nil {
-			b.Fatalf("exit after SIGTERM: %v", err)
-		}
-	case <-time.After(60 * time.Second):
-		b.Fatal("process did not stop within 60 s of SIGTERM")
-	}
-}
-
-func freeAddrTB(b *testing.B) string {
-	b.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }

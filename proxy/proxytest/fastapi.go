@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -15,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tapline/tapline/testapps/fastapi"
 )
 
 // FastAPI is the FastAPI test application (testapps/fastapi/app.py) served
@@ -27,11 +28,6 @@ type FastAPI struct {
 	lines []map[string]any
 }
 
-// pythonCandidates are tried in order; TAPLINE_PYTHON overrides them. The
-// Debian packages python3-fastapi and python3-uvicorn install into the
-// system interpreter, which a version manager's python3 on PATH may hide.
-var pythonCandidates = []string{"python3", "/usr/bin/python3"}
-
 var (
 	pythonOnce sync.Once
 	pythonPath string
@@ -41,29 +37,8 @@ var (
 // findPython returns an interpreter that can import fastapi and uvicorn
 // (looked up once per test binary: importing fastapi takes a while).
 func findPython() (string, error) {
-	pythonOnce.Do(func() { pythonPath, pythonErr = lookupPython() })
+	pythonOnce.Do(func() { pythonPath, pythonErr = fastapi.Python() })
 	return pythonPath, pythonErr
-}
-
-func lookupPython() (string, error) {
-	cands := pythonCandidates
-	if p := os.Getenv("TAPLINE_PYTHON"); p != "" {
-		cands = []string{p}
-	}
-	var tried []string
-	for _, c := range cands {
-		path, err := exec.LookPath(c)
-		if err != nil {
-			tried = append(tried, c+": not found")
-			continue
-		}
-		if out, err := exec.Command(path, "-c", "import fastapi, uvicorn, wsproto").CombinedOutput(); err != nil {
-			tried = append(tried, fmt.Sprintf("%s: %s", path, strings.TrimSpace(string(out))))
-			continue
-		}
-		return path, nil
-	}
-	return "", fmt.Errorf("no python3 with fastapi, uvicorn and wsproto (Debian: python3-fastapi python3-uvicorn python3-wsproto): %s", strings.Join(tried, "; "))
 }
 
 // RepoRoot returns the module's root directory (where go.mod is).
