@@ -35,7 +35,8 @@ import (
 
 // Load settings of BenchmarkPipeline. TAPLINE_BENCH_DURATION changes how
 // long each phase sends (default 20s); TAPLINE_BENCH_RATE the rate of the
-// paced phase (default 30000 spans/s).
+// paced phase (default 30000 spans/s); TAPLINE_BENCH_SET adds settings to
+// `tapline run` ("ingest.batch_max_bytes=4MiB ...").
 const (
 	benchWorkers     = 8
 	benchSpansPerReq = 512
@@ -233,10 +234,16 @@ query:
 		b.Fatal(err)
 	}
 	grpcAddr, natsAddr := freeAddr(b), freeAddr(b)
-	p := startProcess(b, nil, "run", "--config", cfgFile, "--data-dir", filepath.Join(dir, "data"),
+	args := []string{"run", "--config", cfgFile, "--data-dir", filepath.Join(dir, "data"),
 		"--http-addr", "127.0.0.1:0", "--set", "log.format=json", "--set", "collector.nginx_syslog=off",
-		"--set", "bus.embedded.listen="+natsAddr, "--set", "query.grpc.listen=127.0.0.1:0",
-		"--set", "collector.otlp_grpc="+grpcAddr, "--set", "collector.otlp_http=127.0.0.1:0")
+		"--set", "bus.embedded.listen=" + natsAddr, "--set", "query.grpc.listen=127.0.0.1:0",
+		"--set", "collector.otlp_grpc=" + grpcAddr, "--set", "collector.otlp_http=127.0.0.1:0"}
+	// TAPLINE_BENCH_SET: more "key=value" settings for tapline run,
+	// separated by spaces (e.g. "ingest.batch_max_bytes=4MiB").
+	for _, kv := range strings.Fields(os.Getenv("TAPLINE_BENCH_SET")) {
+		args = append(args, "--set", kv)
+	}
+	p := startProcess(b, nil, args...)
 	ready := p.waitLog(b, "tapline run ready")
 	base := "http://" + ready["http"].(string)
 	js := benchJetStream(b, "nats://"+natsAddr)
