@@ -27,10 +27,10 @@ func (a *app) reportCommand() *cobra.Command {
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			fmt.Fprint(a.stderr, cmd.UsageString())
-			return usageError{errors.New("report: a subcommand is required (run, verify, keygen)")}
+			return usageError{errors.New("report: a subcommand is required (run, schedule, verify, keygen)")}
 		},
 	}
-	cmd.AddCommand(a.reportRunCommand(), a.reportVerifyCommand(), a.reportKeygenCommand())
+	cmd.AddCommand(a.reportRunCommand(), a.reportScheduleCommand(), a.reportVerifyCommand(), a.reportKeygenCommand())
 	return cmd
 }
 
@@ -148,6 +148,40 @@ func (a *app) reportVerifyCommand() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&pubFile, "public-key", "", "the signer's public key (PEM or base64); default: the key the manifest names")
 	return cmd
+}
+
+// reportScheduleCommand is `tapline report schedule`: the compliance
+// scheduler as a service of its own, for deployments that run each part in
+// its own process (`tapline run` has it built in).
+func (a *app) reportScheduleCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "schedule",
+		Short: "Run the scheduled evidence reports (compliance.schedules) as a service",
+		Long: `Run the compliance scheduler against the configured store: each schedule
+of compliance.schedules fires on its cron expression, missed periods are
+caught up on start, bundles are written under compliance.output_dir and
+sent to compliance.webhook. /healthz, /readyz and /metrics are served on
+the HTTP port. Run one per store: periods are recorded in compliance_runs,
+so a restart never repeats a finished one. tapline run includes the
+scheduler; this is for deployments that split the parts.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := a.loadConfigFor("report")
+			if err != nil {
+				return err
+			}
+			if len(cfg.Compliance.Schedules) == 0 {
+				return errors.New("report schedule: compliance.schedules is empty: nothing to schedule")
+			}
+			p, err := a.newProcess("tapline report schedule", cfg)
+			if err != nil {
+				return err
+			}
+			p.addStore()
+			p.addCompliance(a.version)
+			return p.svc.Run(cmd.Context())
+		},
+	}
 }
 
 func (a *app) reportKeygenCommand() *cobra.Command {

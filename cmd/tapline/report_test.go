@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -80,4 +81,37 @@ func TestReportCommands(t *testing.T) {
 	unknown := tapline(t, nil, "report", "run", "--data-dir", dataDir, "--framework", "pci", "--out", t.TempDir())
 	require.Equal(t, exitError, unknown.code)
 	require.Contains(t, unknown.stderr, `unknown framework "pci"`)
+}
+
+// TestReportSchedule: `tapline report schedule` runs the configured
+// schedules as a service of its own and writes their bundles; without a
+// schedule it refuses to start.
+func TestReportSchedule(t *testing.T) {
+	requireCHDB(t)
+	none := tapline(t, nil, "report", "schedule", "--data-dir", t.TempDir())
+	require.Equal(t, exitError, none.code)
+	require.Contains(t, none.stderr, "compliance.schedules is empty")
+
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "tapline.yaml")
+	require.NoError(t, os.WriteFile(cfg, []byte(`
+compliance:
+  schedules:
+    - {name: soc2-often, framework: soc2, cron: "@every 1s", period: day}
+`), 0o600))
+	p := startProcess(t, nil, "report", "schedule", "--config", cfg, "--data-dir", filepath.Join(dir, "data"),
+		"--set", "http.addr=127.0.0.1:0", "--set", "log.format=json")
+	ready := p.waitLog(t, "tapline report schedule ready")
+	resp, err := http.Get("http://" + ready["http"].(string) + "/readyz")
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+
+	written := p.waitLog(t, "compliance report written")
+	require.Equal(t, "soc2-often", written["schedule"])
+	run, _ := written["run"].(string)
+	require.NotEmpty(t, run)
+	p.stop(t)
+	require.FileExists(t, filepath.Join(dir, "data", "reports", "soc2-often", run, "manifest.json"),
+		"the bundle is under DATA_DIR/reports/SCHEDULE/RUN")
 }
