@@ -34,6 +34,9 @@ type spec struct {
 	// lookbackDays is how many days before the period the check reads
 	// (a baseline).
 	lookbackDays func(c Config) int
+	// populationOf, when set, is the check whose population queries this
+	// one shares (the same requests, judged by another rule).
+	populationOf string
 }
 
 // specs are the checks in catalogue order.
@@ -48,7 +51,7 @@ var specs = []spec{
 	{id: "tls_min_version", perDay: true, params: func(c Config) (store.Params, string, error) {
 		return store.Params{"min_version": c.TLSMinVersion.MinVersion, "edge_sources": c.TLSMinVersion.EdgeSources}, "", nil
 	}},
-	{id: "tls_ciphers", perDay: true, params: func(c Config) (store.Params, string, error) {
+	{id: "tls_ciphers", perDay: true, populationOf: "tls_min_version", params: func(c Config) (store.Params, string, error) {
 		if len(c.TLSCiphers.Allowed) == 0 {
 			return nil, "tls_ciphers.allowed", nil
 		}
@@ -159,9 +162,17 @@ func specFor(id string) *spec {
 	return nil
 }
 
+// sqlFile is the file name, without ".sql", of one of a check's queries.
+func sqlFile(check, query string) string {
+	if s := specFor(check); s != nil && s.populationOf != "" && query == QueryPopulation {
+		check = s.populationOf
+	}
+	return "sql/" + check + "." + query
+}
+
 // SQL returns the text of one of a check's queries.
 func SQL(check, query string) (string, error) {
-	b, err := sqlFiles.ReadFile("sql/" + check + "." + query + ".sql")
+	b, err := sqlFiles.ReadFile(sqlFile(check, query) + ".sql")
 	if err != nil {
 		return "", fmt.Errorf("check %s has no %s query: %w", check, query, err)
 	}

@@ -137,7 +137,7 @@ func (c coverage) span(from, to time.Time) (start, end time.Time, ok bool) {
 
 // rollupSQL returns the rollup variant of a check's query, if it has one.
 func rollupSQL(check, query string) (string, bool) {
-	b, err := sqlFiles.ReadFile("sql/" + check + "." + query + ".rollup.sql")
+	b, err := sqlFiles.ReadFile(sqlFile(check, query) + ".rollup.sql")
 	if err != nil {
 		return "", false
 	}
