@@ -1,6 +1,7 @@
 package chdb
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -21,14 +22,17 @@ import (
 // consecutive newline bytes ("\n\n"): binary data holds that pair about
 // once in 64 KiB of random bytes, so large batches fail with "Cannot read
 // all data" at a row that depends on the data (text formats escape
-// newlines and never hit it). So a batch is encoded as RowBinary into a
-// file in the data directory, inserted with
+// newlines and never hit it). So a batch is written as one Native block
+// (rowbinary.NativeBlock) into a file in the data directory, inserted with
 //
-//	INSERT INTO t (cols) SELECT * FROM file(path, 'RowBinary', 'structure')
+//	INSERT INTO t (cols) SELECT * FROM file(path, 'Native')
 //
 // and the file is removed. The column types come from system.columns, so
-// the file's structure is exactly the table's and ClickHouse converts
-// nothing.
+// the block's types are the table's, except that LowCardinality columns
+// are written as what they wrap and ClickHouse builds their dictionaries
+// at insert. Native rather than RowBinary because ClickHouse reads it a
+// column at a time: for spans the insert takes about a third of the CPU
+// (docs/BENCHMARKS.md, "Storage").
 
 var columnName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.]*$`)
 
@@ -88,6 +92,7 @@ func (e *Engine) forgetColumns(table string) {
 	e.columnsMu.Lock()
 	delete(e.columns, table)
 	e.columnsMu.Unlock()
+	e.blocks.forget(table)
 }
 
 // PrepareBatch starts a batch insert into table. With no columns named it
@@ -117,7 +122,12 @@ func (e *Engine) PrepareBatch(ctx context.Context, table string, columns []strin
 	if err != nil {
 		return nil, err
 	}
-	return &batch{e: e, table: table, cols: cols, opts: store.ApplyBatchOptions(opts), data: e.buffers.get()}, nil
+	key := poolKey(table, cols)
+	block, err := e.blocks.get(key, cols)
+	if err != nil {
+		return nil, fmt.Errorf("chdb: batch into %s: %w", table, err)
+	}
+	return &batch{e: e, table: table, cols: cols, key: key, opts: store.ApplyBatchOptions(opts), block: block}, nil
 }
 
 // codeNoSuchColumn is ClickHouse's NO_SUCH_COLUMN_IN_TABLE.
@@ -153,57 +163,95 @@ func pickColumns(database, table string, all []tableColumn, names []string) ([]t
 	return cols, nil
 }
 
-// bufferPool keeps the buffers of sent batches for the next ones. A batch
-// of spans is megabytes: growing a new buffer for each batch cost more than
-// encoding the rows. It is a short free list, not a sync.Pool: a pool is
-// emptied by every other garbage collection, which under ingest load came
-// often enough that most batches grew their buffer from nothing again.
-type bufferPool struct {
+// blockPool keeps the blocks of sent batches for the next batch into the
+// same columns. A batch of spans is megabytes: growing new buffers for each
+// batch cost more than encoding the rows. It is a short free list per
+// table and column list, not a sync.Pool: a pool is emptied by every other
+// garbage collection, which under ingest load came often enough that most
+// batches grew their buffers from nothing again.
+type blockPool struct {
 	mu   sync.Mutex
-	free [][]byte
+	free map[string][]*rowbinary.NativeBlock
 }
 
 const (
-	// maxPooledBuffers is how many idle buffers are kept: enough for the
-	// batches a few inserting goroutines have in flight.
-	maxPooledBuffers = 4
-	// maxPooledBuffer is the largest buffer kept for reuse.
-	maxPooledBuffer = 64 << 20
+	// maxPooledBlocks is how many idle blocks are kept per table and
+	// column list: enough for the batches a few inserting goroutines have
+	// in flight.
+	maxPooledBlocks = 2
+	// maxPooledBlock is the largest block (in bytes of data) kept.
+	maxPooledBlock = 64 << 20
 )
 
-func (p *bufferPool) get() []byte {
+// get returns an empty block for the columns, reused or new.
+func (p *blockPool) get(key string, cols []tableColumn) (*rowbinary.NativeBlock, error) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	n := len(p.free)
-	if n == 0 {
-		return nil
+	if free := p.free[key]; len(free) > 0 {
+		b := free[len(free)-1]
+		free[len(free)-1] = nil
+		p.free[key] = free[:len(free)-1]
+		p.mu.Unlock()
+		return b, nil
 	}
-	b := p.free[n-1]
-	p.free[n-1] = nil
-	p.free = p.free[:n-1]
-	return b[:0]
+	p.mu.Unlock()
+	names := make([]string, len(cols))
+	types := make([]*rowbinary.Type, len(cols))
+	for i, c := range cols {
+		names[i], types[i] = c.name, c.typ
+	}
+	return rowbinary.NewNativeBlock(names, types)
 }
 
-func (p *bufferPool) put(b []byte) {
-	if cap(b) == 0 || cap(b) > maxPooledBuffer {
+// put keeps a block for reuse, emptied, if there is room and it is not
+// too large.
+func (p *blockPool) put(key string, b *rowbinary.NativeBlock) {
+	if b == nil || b.Size() > maxPooledBlock {
 		return
 	}
+	b.Reset()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if len(p.free) < maxPooledBuffers {
-		p.free = append(p.free, b)
+	if p.free == nil {
+		p.free = make(map[string][]*rowbinary.NativeBlock)
+	}
+	if len(p.free[key]) < maxPooledBlocks {
+		p.free[key] = append(p.free[key], b)
 	}
 }
 
-// batch collects rows as RowBinary in memory until Send. Append encodes
-// each value at once, so the caller may reuse its maps and slices.
+// forget drops the idle blocks of a table whose columns may have changed.
+func (p *blockPool) forget(table string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for key := range p.free {
+		if strings.HasPrefix(key, table+"\x00") {
+			delete(p.free, key)
+		}
+	}
+}
+
+// poolKey names a table and column list in the block pool.
+func poolKey(table string, cols []tableColumn) string {
+	var k strings.Builder
+	k.WriteString(table)
+	for _, c := range cols {
+		k.WriteByte(0)
+		k.WriteString(c.name)
+		k.WriteByte(' ')
+		k.WriteString(c.typ.String())
+	}
+	return k.String()
+}
+
+// batch collects rows in a Native block until Send. Append encodes each
+// value at once, so the caller may reuse its maps and slices.
 type batch struct {
 	e     *Engine
 	table string
 	cols  []tableColumn
+	key   string
 	opts  store.BatchOptions
-	data  []byte
-	rows  int
+	block *rowbinary.NativeBlock
 	done  bool
 }
 
@@ -216,26 +264,20 @@ func (b *batch) Append(values ...any) error {
 	if len(values) != len(b.cols) {
 		return fmt.Errorf("chdb: batch into %s: got %d values for %d columns", b.table, len(values), len(b.cols))
 	}
-	start := len(b.data)
-	for i, v := range values {
-		var err error
-		if b.data, err = b.cols[i].typ.Append(b.data, v); err != nil {
-			b.data = b.data[:start]
-			return fmt.Errorf("chdb: batch into %s: column %s: %w", b.table, b.cols[i].name, err)
-		}
+	if err := b.block.AppendRow(values); err != nil {
+		return fmt.Errorf("chdb: batch into %s: %w", b.table, err)
 	}
-	b.rows++
 	return nil
 }
 
-func (b *batch) Rows() int { return b.rows }
+func (b *batch) Rows() int { return b.block.Rows() }
 
 // Abort drops the batch.
 func (b *batch) Abort() {
 	if !b.done {
 		b.done = true
-		b.e.buffers.put(b.data)
-		b.data = nil
+		b.e.blocks.put(b.key, b.block)
+		b.block = nil
 	}
 }
 
@@ -246,32 +288,45 @@ func (b *batch) Send(ctx context.Context) error {
 	}
 	b.done = true
 	defer func() {
-		b.e.buffers.put(b.data)
-		b.data = nil
+		b.e.blocks.put(b.key, b.block)
+		b.block = nil
 	}()
-	if b.rows == 0 {
+	rows := b.block.Rows()
+	if rows == 0 {
 		return nil
 	}
-	f, err := os.CreateTemp(b.e.tmpDir, insertFilePrefix()+"*.rowbinary")
+	name, err := b.writeFile()
 	if err != nil {
 		return fmt.Errorf("chdb: batch into %s: %w", b.table, err)
 	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(b.data); err != nil {
-		f.Close()
-		return fmt.Errorf("chdb: batch into %s: write %s: %w", b.table, f.Name(), err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("chdb: batch into %s: write %s: %w", b.table, f.Name(), err)
-	}
-	if err := b.e.Exec(ctx, b.insertQuery(), store.Params{
-		"tapline_file":      f.Name(),
-		"tapline_structure": b.structure(),
-	}); err != nil {
+	defer os.Remove(name)
+	if err := b.e.Exec(ctx, b.insertQuery(), store.Params{"tapline_file": name}); err != nil {
 		b.e.forgetColumns(b.table)
-		return fmt.Errorf("chdb: batch of %d rows into %s: %w", b.rows, b.table, err)
+		return fmt.Errorf("chdb: batch of %d rows into %s: %w", rows, b.table, err)
 	}
 	return nil
+}
+
+// writeFile writes the block into a new file in the engine's insert
+// directory and returns its name.
+func (b *batch) writeFile() (string, error) {
+	f, err := os.CreateTemp(b.e.tmpDir, insertFilePrefix()+"*.native")
+	if err != nil {
+		return "", err
+	}
+	w := bufio.NewWriterSize(f, 64<<10)
+	_, err = b.block.WriteTo(w)
+	if err == nil {
+		err = w.Flush()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return "", fmt.Errorf("write %s: %w", f.Name(), err)
+	}
+	return f.Name(), nil
 }
 
 func (b *batch) insertQuery() string {
@@ -291,20 +346,6 @@ func (b *batch) insertQuery() string {
 		q.WriteString(" SETTINGS insert_deduplication_token = ")
 		q.WriteString(store.QuoteString(b.opts.DedupToken))
 	}
-	q.WriteString(" SELECT * FROM file({tapline_file:String}, 'RowBinary', {tapline_structure:String})")
+	q.WriteString(" SELECT * FROM file({tapline_file:String}, 'Native')")
 	return q.String()
-}
-
-// structure is the file's column list in table-function form.
-func (b *batch) structure() string {
-	var s strings.Builder
-	for i, c := range b.cols {
-		if i > 0 {
-			s.WriteString(", ")
-		}
-		s.WriteString(quoteIdent(c.name))
-		s.WriteByte(' ')
-		s.WriteString(c.typ.String())
-	}
-	return s.String()
 }

@@ -5,32 +5,42 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/tapline/tapline/store/rowbinary"
 )
 
-// A sent batch's buffer is reused by a later batch even after garbage
-// collections (a sync.Pool would have dropped it), and the list is bounded.
-func TestBufferPoolKeepsBuffersAcrossGC(t *testing.T) {
-	var p bufferPool
-	require.Nil(t, p.get(), "an empty pool has nothing")
+// A sent batch's block is reused by a later batch into the same columns
+// even after garbage collections (a sync.Pool would have dropped it), comes
+// back empty, and the list is bounded per table and columns.
+func TestBlockPoolKeepsBlocksAcrossGC(t *testing.T) {
+	typ, err := rowbinary.Parse("String")
+	require.NoError(t, err)
+	cols := []tableColumn{{name: "s", typ: typ}}
+	key := poolKey("t", cols)
+	var p blockPool
 
-	b := make([]byte, 100, 1<<20)
-	p.put(b)
+	b, err := p.get(key, cols)
+	require.NoError(t, err)
+	require.NoError(t, b.AppendRow([]any{"x"}))
+	p.put(key, b)
 	runtime.GC()
 	runtime.GC()
-	got := p.get()
-	require.Len(t, got, 0, "a reused buffer comes back empty")
-	require.Equal(t, cap(b), cap(got))
-	require.Same(t, &b[:1][0], &got[:1][0], "the same backing array")
+	got, err := p.get(key, cols)
+	require.NoError(t, err)
+	require.Same(t, b, got, "the same block")
+	require.Zero(t, got.Rows(), "a reused block comes back empty")
 
-	p.put(make([]byte, 0, maxPooledBuffer+1))
-	require.Nil(t, p.get(), "buffers over the limit are not kept")
+	other, err := p.get(poolKey("u", cols), cols)
+	require.NoError(t, err)
+	require.NotSame(t, b, other, "another table gets a block of its own")
 
-	for range maxPooledBuffers + 2 {
-		p.put(make([]byte, 0, 1024))
+	for range maxPooledBlocks + 2 {
+		nb, err := rowbinary.NewNativeBlock([]string{"s"}, []*rowbinary.Type{typ})
+		require.NoError(t, err)
+		p.put(key, nb)
 	}
-	n := 0
-	for p.get() != nil {
-		n++
-	}
-	require.Equal(t, maxPooledBuffers, n)
+	require.Len(t, p.free[key], maxPooledBlocks)
+
+	p.forget("t")
+	require.Empty(t, p.free[key], "a table's blocks go when its columns may have changed")
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/tapline/tapline/store"
 	"github.com/tapline/tapline/store/chdb"
 	"github.com/tapline/tapline/store/chdb/chdbtest"
+	"github.com/tapline/tapline/store/rowbinary"
 	"github.com/tapline/tapline/store/schema"
 )
 
@@ -156,8 +157,8 @@ func renewIDs(rng *rand.Rand, spans []benchSpan) {
 // inserter inserts one batch of spans into table.
 type inserter func(ctx context.Context, e store.Engine, table string, spans []benchSpan) error
 
-// insertRowBinary is the engine's batch path (RowBinary through a file).
-func insertRowBinary(ctx context.Context, e store.Engine, table string, spans []benchSpan) error {
+// insertBatch is the engine's batch path (a Native block through a file).
+func insertBatch(ctx context.Context, e store.Engine, table string, spans []benchSpan) error {
 	b, err := e.PrepareBatch(ctx, table, spanColumns)
 	if err != nil {
 		return err
@@ -170,8 +171,8 @@ func insertRowBinary(ctx context.Context, e store.Engine, table string, spans []
 	return b.Send(ctx)
 }
 
-// encodeRowBinary is insertRowBinary without the insert.
-func encodeRowBinary(ctx context.Context, e store.Engine, table string, spans []benchSpan) error {
+// encodeBatch is insertBatch without the insert.
+func encodeBatch(ctx context.Context, e store.Engine, table string, spans []benchSpan) error {
 	b, err := e.PrepareBatch(ctx, table, spanColumns)
 	if err != nil {
 		return err
@@ -185,15 +186,77 @@ func encodeRowBinary(ctx context.Context, e store.Engine, table string, spans []
 	return nil
 }
 
-// insertNative encodes the spans as a Native block (columnar) and inserts
-// it from a file in the engine's data directory, the way the engine inserts
-// RowBinary.
-func insertNative(ctx context.Context, e store.Engine, table string, spans []benchSpan) error {
-	data, err := encodeNative(spans)
-	if err != nil {
-		return err
+// rowBinaryEncoder encodes spans as RowBinary with the column types of
+// otel_traces: the engine's batch path before it wrote Native blocks, kept
+// as the baseline it is measured against.
+type rowBinaryEncoder struct {
+	types     []*rowbinary.Type
+	structure string
+}
+
+func newRowBinaryEncoder(b testing.TB, e store.Engine) *rowBinaryEncoder {
+	enc := &rowBinaryEncoder{}
+	var parts []string
+	for _, col := range spanColumns {
+		rows, err := e.Query(b.Context(), "SELECT type FROM system.columns WHERE database = currentDatabase()"+
+			" AND table = 'otel_traces' AND name = {c:String}", store.Params{"c": col})
+		if err != nil {
+			b.Fatal(err)
+		}
+		var typ string
+		if !rows.Next() {
+			b.Fatalf("otel_traces has no column %s", col)
+		}
+		if err := rows.Scan(&typ); err != nil {
+			b.Fatal(err)
+		}
+		rows.Close()
+		t, err := rowbinary.Parse(typ)
+		if err != nil {
+			b.Fatal(err)
+		}
+		enc.types = append(enc.types, t)
+		parts = append(parts, "`"+col+"` "+typ)
 	}
-	f, err := os.CreateTemp(e.(*chdb.Engine).Path(), "bench-*.native")
+	enc.structure = strings.Join(parts, ", ")
+	return enc
+}
+
+func (enc *rowBinaryEncoder) encode(buf []byte, spans []benchSpan) ([]byte, error) {
+	buf = buf[:0]
+	for i := range spans {
+		for j, v := range spans[i].values() {
+			var err error
+			if buf, err = enc.types[j].Append(buf, v); err != nil {
+				return buf, err
+			}
+		}
+	}
+	return buf, nil
+}
+
+// inserter returns the previous batch path: RowBinary into a file,
+// INSERT ... SELECT FROM file(path, 'RowBinary', structure), with a buffer
+// per connection kept between batches as the engine kept them.
+func (enc *rowBinaryEncoder) inserter() inserter {
+	bufs := make(chan []byte, 2)
+	bufs <- nil
+	bufs <- nil
+	return func(ctx context.Context, e store.Engine, table string, spans []benchSpan) error {
+		buf := <-bufs
+		defer func() { bufs <- buf }()
+		var err error
+		if buf, err = enc.encode(buf, spans); err != nil {
+			return err
+		}
+		return insertFile(ctx, e, table, buf, "RowBinary", enc.structure)
+	}
+}
+
+// insertFile writes data into a file in the engine's data directory and
+// inserts it from there in the given format.
+func insertFile(ctx context.Context, e store.Engine, table string, data []byte, format, structure string) error {
+	f, err := os.CreateTemp(e.(*chdb.Engine).Path(), "bench-*."+strings.ToLower(format))
 	if err != nil {
 		return err
 	}
@@ -206,8 +269,23 @@ func insertNative(ctx context.Context, e store.Engine, table string, spans []ben
 		return err
 	}
 	cols := "`" + strings.Join(spanColumns, "`, `") + "`"
-	return e.Exec(ctx, "INSERT INTO "+table+" ("+cols+") SELECT * FROM file({path:String}, 'Native')",
-		store.Params{"path": f.Name()})
+	from := "file({path:String}, {format:String})"
+	params := store.Params{"path": f.Name(), "format": format}
+	if structure != "" {
+		from = "file({path:String}, {format:String}, {structure:String})"
+		params["structure"] = structure
+	}
+	return e.Exec(ctx, "INSERT INTO "+table+" ("+cols+") SELECT * FROM "+from, params)
+}
+
+// insertNative encodes the spans as a Native block with ch-go's column
+// encoders and inserts it from a file, the way the engine does.
+func insertNative(ctx context.Context, e store.Engine, table string, spans []benchSpan) error {
+	data, err := encodeNative(spans)
+	if err != nil {
+		return err
+	}
+	return insertFile(ctx, e, table, data, "Native", "")
 }
 
 // lcStr and lcMap are columns of LowCardinality(String) and
@@ -427,13 +505,15 @@ func BenchmarkInsertFormats(b *testing.B) {
 		{"plain", freshCopy(e, tableIndexes(b, e, "otel_traces")...)},
 		{"null", freshNull(e)},
 	}
+	rb := newRowBinaryEncoder(b, e)
 	formats := []struct {
 		name   string
 		insert inserter
 	}{
 		{"JSONEachRow", insertJSONEachRow},
-		{"RowBinary", insertRowBinary},
-		{"Native", insertNative},
+		{"RowBinary", rb.inserter()},  // the engine's path before Native
+		{"Native", insertBatch},       // the engine's path
+		{"Native-chgo", insertNative}, // ch-go's column encoders
 	}
 	var baseline insertRate // JSONEachRow, one connection, into otel_traces
 	for _, table := range tables {
@@ -454,10 +534,18 @@ func BenchmarkInsertFormats(b *testing.B) {
 			}
 		}
 	}
+	var rbBuf []byte
 	b.Run("encode-only/format=RowBinary", func(b *testing.B) {
-		benchInsert(b, e, migrated(e), 1, encodeRowBinary, baseline, "x-json")
+		benchInsert(b, e, migrated(e), 1, func(_ context.Context, _ store.Engine, _ string, spans []benchSpan) error {
+			var err error
+			rbBuf, err = rb.encode(rbBuf, spans)
+			return err
+		}, baseline, "x-json")
 	})
 	b.Run("encode-only/format=Native", func(b *testing.B) {
+		benchInsert(b, e, migrated(e), 1, encodeBatch, baseline, "x-json")
+	})
+	b.Run("encode-only/format=Native-chgo", func(b *testing.B) {
 		benchInsert(b, e, migrated(e), 1, func(_ context.Context, _ store.Engine, _ string, spans []benchSpan) error {
 			_, err := encodeNative(spans)
 			return err
@@ -477,30 +565,30 @@ func BenchmarkInsertSkipIndexes(b *testing.B) {
 		indexes := tableIndexes(b, e, "otel_traces")
 		var baseline insertRate
 		b.Run("layout="+layout+"/indexes=none", func(b *testing.B) {
-			baseline = benchInsert(b, e, freshCopy(e, indexes...), 1, insertRowBinary, insertRate{}, "")
+			baseline = benchInsert(b, e, freshCopy(e, indexes...), 1, insertBatch, insertRate{}, "")
 		})
 		b.Run("layout="+layout+"/indexes=all", func(b *testing.B) {
-			benchInsert(b, e, freshCopy(e), 1, insertRowBinary, baseline, "x-noindex")
+			benchInsert(b, e, freshCopy(e), 1, insertBatch, baseline, "x-noindex")
 		})
 		if layout == schema.IndexesText {
 			b.Run("layout="+layout+"/indexes=all+trace_id_mv", func(b *testing.B) {
-				benchInsert(b, e, migrated(e), 1, insertRowBinary, baseline, "x-noindex")
+				benchInsert(b, e, migrated(e), 1, insertBatch, baseline, "x-noindex")
 			})
 			// The exporter's seven indexes, as otel_traces had them before
 			// migration 0010 dropped three.
 			b.Run("layout="+layout+"/indexes=before_0010", func(b *testing.B) {
-				benchInsert(b, e, freshCopyAdding(e, droppedBy0010...), 1, insertRowBinary, baseline, "x-noindex")
+				benchInsert(b, e, freshCopyAdding(e, droppedBy0010...), 1, insertBatch, baseline, "x-noindex")
 			})
 			// Both cores: two connections inserting at once.
 			var baseline2 insertRate
 			b.Run("layout="+layout+"/indexes=none/conns=2", func(b *testing.B) {
-				baseline2 = benchInsert(b, e, freshCopy(e, indexes...), 2, insertRowBinary, insertRate{}, "")
+				baseline2 = benchInsert(b, e, freshCopy(e, indexes...), 2, insertBatch, insertRate{}, "")
 			})
 			b.Run("layout="+layout+"/indexes=all+trace_id_mv/conns=2", func(b *testing.B) {
-				benchInsert(b, e, migrated(e), 2, insertRowBinary, baseline2, "x-noindex")
+				benchInsert(b, e, migrated(e), 2, insertBatch, baseline2, "x-noindex")
 			})
 			b.Run("layout="+layout+"/indexes=before_0010/conns=2", func(b *testing.B) {
-				benchInsert(b, e, freshCopyAdding(e, droppedBy0010...), 2, insertRowBinary, baseline2, "x-noindex")
+				benchInsert(b, e, freshCopyAdding(e, droppedBy0010...), 2, insertBatch, baseline2, "x-noindex")
 			})
 		}
 		for _, idx := range indexes {
@@ -511,7 +599,7 @@ func BenchmarkInsertSkipIndexes(b *testing.B) {
 				}
 			}
 			b.Run("layout="+layout+"/indexes=only_"+idx, func(b *testing.B) {
-				benchInsert(b, e, freshCopy(e, others...), 1, insertRowBinary, baseline, "x-noindex")
+				benchInsert(b, e, freshCopy(e, others...), 1, insertBatch, baseline, "x-noindex")
 			})
 		}
 	}
@@ -555,4 +643,53 @@ func tableIndexes(b *testing.B, e store.Engine, table string) []string {
 		b.Fatal(err)
 	}
 	return names
+}
+
+// freshCopyCodec is freshCopy with every column's codec replaced by the
+// one returned for its name ("" keeps the column's codec).
+func freshCopyCodec(e store.Engine, codec func(column string) string, dropIndexes ...string) tableSetup {
+	return func(b *testing.B) string {
+		name := freshCopy(e, dropIndexes...)(b)
+		for _, col := range spanColumns {
+			c := codec(col)
+			if c == "" {
+				continue
+			}
+			exec(b, e, "ALTER TABLE "+name+" MODIFY COLUMN `"+col+"` CODEC("+c+")")
+		}
+		return name
+	}
+}
+
+// BenchmarkInsertCodecs compares the exporter's ZSTD(1) column codecs with
+// LZ4 (ClickHouse's default) at insert, with the kept skip indexes and
+// without any.
+func BenchmarkInsertCodecs(b *testing.B) {
+	chdbtest.RequireLibrary(b)
+	e := openBenchEngine(b, schema.IndexesText)
+	indexes := tableIndexes(b, e, "otel_traces")
+	lz4 := func(col string) string {
+		switch col {
+		case "Timestamp":
+			return "Delta(8), LZ4"
+		case "Duration":
+			return "T64, LZ4"
+		}
+		return "LZ4"
+	}
+	for _, conns := range []int{1, 2} {
+		var baseline insertRate
+		b.Run(fmt.Sprintf("codec=zstd/indexes=all/conns=%d", conns), func(b *testing.B) {
+			baseline = benchInsert(b, e, freshCopy(e), conns, insertBatch, insertRate{}, "")
+		})
+		b.Run(fmt.Sprintf("codec=lz4/indexes=all/conns=%d", conns), func(b *testing.B) {
+			benchInsert(b, e, freshCopyCodec(e, lz4), conns, insertBatch, baseline, "x-zstd")
+		})
+		b.Run(fmt.Sprintf("codec=zstd/indexes=none/conns=%d", conns), func(b *testing.B) {
+			benchInsert(b, e, freshCopy(e, indexes...), conns, insertBatch, baseline, "x-zstd")
+		})
+		b.Run(fmt.Sprintf("codec=lz4/indexes=none/conns=%d", conns), func(b *testing.B) {
+			benchInsert(b, e, freshCopyCodec(e, lz4, indexes...), conns, insertBatch, baseline, "x-zstd")
+		})
+	}
 }

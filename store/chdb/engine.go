@@ -68,7 +68,7 @@ type Engine struct {
 	columnsMu sync.Mutex
 	columns   map[string][]tableColumn // by table name, see tableColumns
 
-	buffers bufferPool // batch buffers for reuse
+	blocks blockPool // batch blocks for reuse
 }
 
 var identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)

@@ -115,19 +115,31 @@ func (t *Type) mismatch(v any) error {
 }
 
 func (t *Type) appendNullable(b []byte, v any) ([]byte, error) {
+	inner, null := t.nullableValue(v)
+	if null {
+		return append(b, 1), nil
+	}
+	return t.elems[0].Append(append(b, 0), inner)
+}
+
+// nullableValue tells whether v is NULL for the Nullable type t (nil, or a
+// nil pointer) and otherwise returns the value to encode as t's inner type
+// (a pointer's target when the inner type is not itself a pointer).
+func (t *Type) nullableValue(v any) (inner any, null bool) {
 	if v == nil {
-		return append(b, 1), nil
+		return nil, true
 	}
-	inner := t.elems[0]
-	if rv := reflect.ValueOf(v); rv.Kind() == reflect.Pointer && inner.goType.Kind() != reflect.Pointer {
-		if rv.IsNil() {
-			return append(b, 1), nil
-		}
-		v = rv.Elem().Interface()
-	} else if rv.Kind() == reflect.Pointer && rv.IsNil() {
-		return append(b, 1), nil
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Pointer {
+		return v, false
 	}
-	return inner.Append(append(b, 0), v)
+	if rv.IsNil() {
+		return nil, true
+	}
+	if t.elems[0].goType.Kind() != reflect.Pointer {
+		return rv.Elem().Interface(), false
+	}
+	return v, false
 }
 
 func (t *Type) appendArray(b []byte, v any) ([]byte, error) {
