@@ -153,9 +153,13 @@ func (p *Proxy) forward(w *recorder, r *http.Request, u *upstream, fw *forward) 
 }
 
 // clientCheckAfter: when the upstream took at least this long, the proxy's
-// own HTTP/1.1 loop checks that the client is still there before answering
-// (a quick answer is not worth the check's system call).
-const clientCheckAfter = time.Millisecond
+// own HTTP/1.1 loop checks that the client is still there before answering.
+// A quicker answer is not worth the check's system call: under load most
+// exchanges take a millisecond or more (queueing included), and with a 1 ms
+// threshold the check cost about 4 % of the proxy's CPU time per request
+// (docs/BENCHMARKS.md, "Proxy tap"), while a client rarely gives up on a
+// request within 10 ms.
+const clientCheckAfter = 10 * time.Millisecond
 
 var errUnrequestedUpgrade = errors.New("upstream switched protocols unasked")
 

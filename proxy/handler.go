@@ -152,16 +152,21 @@ func (p *Proxy) serve(l *listener, w http.ResponseWriter, r *http.Request) {
 	route = rt.name
 	rec.Route = rt.prefix
 
-	res := p.resolver.Resolve(r.Context(), identity.Request{
-		Peer: ci.peer, PeerTrusted: ci.trusted,
-		Authorization: r.Header.Get("Authorization"), XFCC: r.Header.Get(xfcc.HeaderName),
-	})
+	var res identity.Result
+	authz, xf := r.Header.Get("Authorization"), r.Header.Get(xfcc.HeaderName)
+	if authz == "" && xf == "" {
+		res = ci.peerIdentity(r.Context(), p.resolver) // the connection's own, resolved once
+	} else {
+		res = p.resolver.Resolve(r.Context(), identity.Request{
+			Peer: ci.peer, PeerTrusted: ci.trusted, Authorization: authz, XFCC: xf,
+		})
+	}
 	fw.res = &res
 	rec.Principal, rec.PrincipalType, rec.Chain = res.Principal, res.PrincipalType, res.Chain
 	if tok := res.Token; tok != nil {
 		rec.JWTIssuer, rec.JWTSubject, rec.JWTAudience, rec.JWTScopes = tok.Issuer, tok.Subject, tok.Audience, tok.Scopes
 	}
-	rec.XFCC = r.Header.Get(xfcc.HeaderName)
+	rec.XFCC = xf
 
 	d := rt.policy.Evaluate(&res)
 	rec.Decision, rec.Policy, rec.Reason = d.Decision, d.Policy, d.Reason

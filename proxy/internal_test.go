@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tapline/tapline/event"
+	"github.com/tapline/tapline/proxy/identity"
 	"github.com/tapline/tapline/proxy/proxytest"
 )
 
@@ -173,4 +175,35 @@ func TestMatchServerName(t *testing.T) {
 	require.False(t, matchServerName(ps, "a.b.svc.example.com"))
 	require.False(t, matchServerName(ps, "svc.example.com"))
 	require.False(t, matchServerName(ps, "example.com"))
+}
+
+// TestPeerIdentity: the identity resolved once per connection for requests
+// without a token or XFCC is what resolving each request gives, and it is
+// shared (one chain) by the connection's requests.
+func TestPeerIdentity(t *testing.T) {
+	peer := &identity.Cert{SPIFFEID: "spiffe://example.org/ns/a/sa/b", Subject: "CN=b", Issuer: "CN=ca", Serial: "0A",
+		Fingerprint: "AB", NotAfter: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
+	r := identity.NewResolver(nil)
+	tests := []struct {
+		name    string
+		peer    *identity.Cert
+		trusted bool
+	}{
+		{"certificate", peer, false},
+		{"trusted proxy", peer, true},
+		{"anonymous", nil, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ci := &connInfo{peer: tc.peer, trusted: tc.trusted}
+			want := r.Resolve(context.Background(), identity.Request{Peer: tc.peer, PeerTrusted: tc.trusted})
+			first := ci.peerIdentity(context.Background(), r)
+			require.Equal(t, want, first)
+			again := ci.peerIdentity(context.Background(), r)
+			require.Equal(t, want, again)
+			if len(first.Chain) > 0 {
+				require.Same(t, &first.Chain[0], &again.Chain[0])
+			}
+		})
+	}
 }

@@ -52,6 +52,22 @@ type connInfo struct {
 	peer    *identity.Cert // verified client certificate, or nil
 	addr    netip.Addr
 	trusted bool // the peer is a trusted proxy
+
+	// The identity of the connection's requests that carry neither a
+	// bearer token nor XFCC: it depends on the connection alone, so it is
+	// resolved once (an HTTP/2 connection's requests may ask at once).
+	peerOnce sync.Once
+	peerRes  identity.Result
+}
+
+// peerIdentity is what r.Resolve gives a request of this connection without
+// a token or XFCC. The result is shared: callers must not modify it (nor
+// its Chain).
+func (ci *connInfo) peerIdentity(ctx context.Context, r *identity.Resolver) identity.Result {
+	ci.peerOnce.Do(func() {
+		ci.peerRes = r.Resolve(ctx, identity.Request{Peer: ci.peer, PeerTrusted: ci.trusted})
+	})
+	return ci.peerRes
 }
 
 func newConnID() string {

@@ -27,6 +27,11 @@ type Conn struct {
 	// made by the publishing goroutine (the only one that touches it) for
 	// the connection's first record and reused by the others.
 	wire []byte
+	// chainWire is the tapline.identity.chain attribute of the chain that
+	// starts at chainOf (chainLen entries), kept the same way.
+	chainWire []byte
+	chainOf   *identity.Entry
+	chainLen  int
 }
 
 // TLSRecord is one TLS connection or failed handshake.

@@ -320,17 +320,26 @@ func (t *Tap) flush(items []item) {
 }
 
 func (t *Tap) reportDrops() {
-	counts := map[string]int64{}
-	now := t.now()
-	b := newBatch(t.res)
+	// Called after every batch: the usual case, nothing dropped, allocates
+	// nothing (a batch's buffers are large enough to churn the heap).
+	var counts map[string]int64
 	for _, r := range dropReasons {
 		if n := t.pending[r].Swap(0); n > 0 {
+			if counts == nil {
+				counts = map[string]int64{}
+			}
 			counts[r] = n
-			b.addDrop(r, n, now)
 		}
 	}
 	if len(counts) == 0 {
 		return
+	}
+	now := t.now()
+	b := newBatch(t.res)
+	for _, r := range dropReasons {
+		if n := counts[r]; n > 0 {
+			b.addDrop(r, n, now)
+		}
 	}
 	if t.publishBatch(b, "drop") {
 		t.published.Add(float64(len(counts)))

@@ -442,8 +442,7 @@ func (b *batch) addAccess(r *AccessRecord, now time.Time) {
 	if len(r.JWTScopes) > 0 {
 		rec = appendKVStrings(rec, fLogAttr, event.AttrUserRoles, r.JWTScopes, &b.sub)
 	}
-	b.sub = identity.AppendChainJSON(b.sub[:0], r.Chain)
-	rec = appendKVBytesStr(rec, fLogAttr, event.AttrIdentityChain, b.sub)
+	rec = b.appendChain(rec, r)
 	rec = appendKVStr(rec, fLogAttr, event.AttrXFCC, r.XFCC)
 	rec = appendKVStr(rec, fLogAttr, event.AttrDecision, r.Decision)
 	rec = appendKVStr(rec, fLogAttr, event.AttrPolicy, r.Policy)
@@ -456,6 +455,26 @@ func (b *batch) addAccess(r *AccessRecord, now time.Time) {
 	b.rec = rec
 	b.finishLog()
 	b.addSpan(r)
+}
+
+// appendChain appends tapline.identity.chain. A connection's requests
+// without a token or XFCC share one chain (the proxy resolves it once per
+// connection); its encoding is kept on the Conn and copied, like the
+// connection's attributes. The kept pointer also keeps that chain alive, so
+// a later chain cannot take its address.
+func (b *batch) appendChain(rec []byte, r *AccessRecord) []byte {
+	c := r.Conn
+	if c != nil && len(r.Chain) > 0 && c.chainOf == &r.Chain[0] && c.chainLen == len(r.Chain) {
+		return append(rec, c.chainWire...)
+	}
+	b.sub = identity.AppendChainJSON(b.sub[:0], r.Chain)
+	start := len(rec)
+	rec = appendKVBytesStr(rec, fLogAttr, event.AttrIdentityChain, b.sub)
+	if c != nil && len(r.Chain) > 0 {
+		c.chainOf, c.chainLen = &r.Chain[0], len(r.Chain)
+		c.chainWire = append(c.chainWire[:0], rec[start:]...)
+	}
+	return rec
 }
 
 func (b *batch) addSpan(r *AccessRecord) {

@@ -36,6 +36,15 @@ func TestWireMatchesPdata(t *testing.T) {
 			PrincipalType: event.PrincipalAnonymous, Decision: event.DecisionDeny, Reason: "no-route"},
 		{Start: now, Duration: time.Second, TraceID: [16]byte{7}, SpanID: [8]byte{7}, Method: "GET", Path: "/x", Status: 503, Error: "upstream-unavailable", Conn: full},
 	}
+	// Requests of one connection sharing its identity chain (the encoding is
+	// kept per connection), interleaved with one that has a chain of its own.
+	shared := []identity.Entry{{Source: identity.SourcePeer, Type: "spiffe", ID: peer.SPIFFEID, Verified: true, Principal: true,
+		SPIFFEID: peer.SPIFFEID, Subject: peer.Subject}}
+	own := []identity.Entry{shared[0], {Source: identity.SourceXFCC, Reason: "xfcc-untrusted-peer"}}
+	for i, chain := range [][]identity.Entry{shared, shared, own, own[:1], shared} {
+		access = append(access, &AccessRecord{Start: now, TraceID: [16]byte{byte(20 + i)}, SpanID: [8]byte{1}, Method: "GET", Path: "/c",
+			Status: 200, Conn: full, Principal: peer.SPIFFEID, PrincipalType: event.PrincipalSPIFFE, Chain: chain})
+	}
 	tlsRecs := []*TLSRecord{
 		{Time: now, HandshakeDuration: time.Millisecond, Conn: full, Established: true},
 		{Time: now, Conn: bare, Failure: event.TLSFailureUnknownCA, FailureDetail: "x509: unknown authority", Presented: peer},
