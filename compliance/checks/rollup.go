@@ -18,8 +18,8 @@ const coverageSQLFile = "sql/rollups.coverage.sql"
 // rollupPair is a rollup table and one source table it counts.
 type rollupPair struct{ rollup, source string }
 
-// rollupPairs are every rollup table of migration 0011 with each source
-// table its views read. A day may be read from the rollups only when, for
+// rollupPairs are every rollup table of migrations 0011 and 0012 with each
+// source table its views read. A day may be read from the rollups only when, for
 // every pair, the rollup counts exactly the source table's rows of that day.
 var rollupPairs = []rollupPair{
 	{"compliance_access_daily", "access_events"},
@@ -32,6 +32,8 @@ var rollupPairs = []rollupPair{
 	{"compliance_minutes", "tls_connections"},
 	{"compliance_minutes", "otel_traces"},
 	{"compliance_minutes", "otel_logs"},
+	{"compliance_requests_daily", "access_events"},
+	{"compliance_traces_daily", "otel_traces"},
 }
 
 // coverage is the outcome of the coverage query: the whole UTC days

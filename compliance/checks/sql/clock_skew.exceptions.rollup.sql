@@ -5,8 +5,10 @@
 -- the trace's root span (no child can start before the root, so some
 -- parent/child pair on the way disagrees about the time: fail).
 -- The event times of whole days [rollup_from, rollup_to) are read from
--- compliance_skew_daily, the rest from the source tables; spans always from
--- otel_traces.
+-- compliance_skew_daily and the spans of those days from
+-- compliance_traces_daily (per trace, service and day; regrouped by trace,
+-- since a trace's rows may span days, services and insert blocks); the rest
+-- of the period from the source tables.
 SELECT day, subject, severity, sum(n) AS items,
        concat(toString(sum(n)), ' events; worst ', toString(max(worst)), ' ms ',
               if(severity = 'fail', 'ahead of ingest', 'behind ingest')) AS detail
@@ -41,18 +43,29 @@ FROM
 )
 GROUP BY day, subject, severity
 UNION ALL
-SELECT toDate(root_ts, 'UTC') AS day, concat('span before root: ', child_service, ' under ', root_service) AS subject,
+SELECT toDate(root_ts, 'UTC') AS day, concat('span before root: ', child.2, ' under ', root_service) AS subject,
        'fail' AS severity, count() AS items,
-       concat(toString(count()), ' traces; worst ', toString(max(dateDiff('millisecond', child_ts, root_ts))), ' ms before the root span') AS detail
+       concat(toString(count()), ' traces; worst ', toString(max(dateDiff('millisecond', child.1, root_ts))), ' ms before the root span') AS detail
 FROM
 (
-    SELECT cityHash64(TraceId) AS trace, anyIf(Timestamp, ParentSpanId = '') AS root_ts, anyIf(ServiceName, ParentSpanId = '') AS root_service,
-           minIf(Timestamp, ParentSpanId != '') AS child_ts, argMinIf(ServiceName, Timestamp, ParentSpanId != '') AS child_service,
-           countIf(ParentSpanId = '') AS roots, countIf(ParentSpanId != '') AS children
-    FROM otel_traces
-    WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')} AND match(ServiceName, {scope_services:String})
+    SELECT trace, sum(r) AS roots, max(r_ts) AS root_ts, anyIf(service, r > 0) AS root_service,
+           sum(c) AS children, min((c_ts, service)) AS child
+    FROM
+    (
+        SELECT Trace AS trace, Roots AS r, RootTs AS r_ts, Children AS c, ChildTs AS c_ts, ServiceName AS service
+        FROM compliance_traces_daily
+        WHERE Day >= toDate({rollup_from:DateTime64(9, 'UTC')}, 'UTC') AND Day < toDate({rollup_to:DateTime64(9, 'UTC')}, 'UTC')
+          AND match(ServiceName, {scope_services:String})
+        UNION ALL
+        SELECT cityHash64(TraceId) AS trace, ParentSpanId = '' AS r, if(ParentSpanId = '', Timestamp, toDateTime64(0, 9)) AS r_ts,
+               ParentSpanId != '' AS c, if(ParentSpanId != '', Timestamp, toDateTime64('2261-12-31 23:59:59', 9, 'UTC')) AS c_ts,
+               ServiceName AS service
+        FROM otel_traces
+        WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')} AND match(ServiceName, {scope_services:String})
+          AND (Timestamp < {rollup_from:DateTime64(9, 'UTC')} OR Timestamp >= {rollup_to:DateTime64(9, 'UTC')})
+    )
     GROUP BY trace
 )
-WHERE roots = 1 AND children > 0 AND dateDiff('millisecond', child_ts, root_ts) > {max_span_skew_ms:Int64}
+WHERE roots = 1 AND children > 0 AND dateDiff('millisecond', child.1, root_ts) > {max_span_skew_ms:Int64}
 GROUP BY day, subject
 ORDER BY day, subject

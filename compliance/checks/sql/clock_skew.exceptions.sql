@@ -33,7 +33,7 @@ SELECT toDate(root_ts, 'UTC') AS day, concat('span before root: ', child_service
 FROM
 (
     SELECT cityHash64(TraceId) AS trace, anyIf(Timestamp, ParentSpanId = '') AS root_ts, anyIf(ServiceName, ParentSpanId = '') AS root_service,
-           minIf(Timestamp, ParentSpanId != '') AS child_ts, argMinIf(ServiceName, Timestamp, ParentSpanId != '') AS child_service,
+           minIf((Timestamp, ServiceName), ParentSpanId != '') AS child, child.1 AS child_ts, child.2 AS child_service,
            countIf(ParentSpanId = '') AS roots, countIf(ParentSpanId != '') AS children
     FROM otel_traces
     WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')} AND match(ServiceName, {scope_services:String})

@@ -7,7 +7,7 @@ SELECT toDate(root_ts, 'UTC') AS day, concat('span before root: ', child_service
 FROM
 (
     SELECT TraceId, anyIf(Timestamp, ParentSpanId = '') AS root_ts, anyIf(ServiceName, ParentSpanId = '') AS root_service,
-           minIf(Timestamp, ParentSpanId != '') AS child_ts, argMinIf(ServiceName, Timestamp, ParentSpanId != '') AS child_service,
+           minIf((Timestamp, ServiceName), ParentSpanId != '') AS child, child.1 AS child_ts, child.2 AS child_service,
            argMinIf(SpanId, Timestamp, ParentSpanId != '') AS child_span,
            countIf(ParentSpanId = '') AS roots, countIf(ParentSpanId != '') AS children
     FROM otel_traces

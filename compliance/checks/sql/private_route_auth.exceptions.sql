@@ -23,8 +23,8 @@ FROM
     SELECT multiIf(RequestId != '', cityHash64('r', RequestId), TraceId != '', cityHash64('t', TraceId),
                    cityHash64(Timestamp, Source, ConnectionId, Path, ClientAddress, ClientPort)) AS key,
            toDate(min(Timestamp), 'UTC') AS day,
-           concat(anyIf(ServiceName, ServiceName != ''), ' ',
-                  anyIf(if(Route != '', Route, Path), NOT (match(Route, {public_routes:String}) OR match(Path, {public_routes:String})))) AS subject,
+           concat(max(ServiceName), ' ',
+                  minIf(if(Route != '', Route, Path), NOT (match(Route, {public_routes:String}) OR match(Path, {public_routes:String})))) AS subject,
            max(Status) AS status
     FROM access_events
     WHERE Timestamp >= {from:DateTime64(9, 'UTC')} AND Timestamp < {to:DateTime64(9, 'UTC')} AND match(ServiceName, {scope_services:String})

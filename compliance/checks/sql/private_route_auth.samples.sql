@@ -12,10 +12,10 @@ WITH unauthenticated AS
        AND max(Decision = {deny:String} OR Status IN (401, 403)) = 0
 )
 SELECT toDate(min(Timestamp), 'UTC') AS day,
-       concat(anyIf(ServiceName, ServiceName != ''), ' ',
-              anyIf(if(Route != '', Route, Path), NOT (match(Route, {public_routes:String}) OR match(Path, {public_routes:String})))) AS subject,
+       concat(max(ServiceName), ' ',
+              minIf(if(Route != '', Route, Path), NOT (match(Route, {public_routes:String}) OR match(Path, {public_routes:String})))) AS subject,
        min(Timestamp) AS ts, any(TraceId) AS trace_id, any(RequestId) AS request_id,
-       concat(arrayStringConcat(arraySort(groupUniqArray(Source)), '+'), ' ', any(Method), ' ', any(Path), ' from ', argMin(ClientAddress, Timestamp),
+       concat(arrayStringConcat(arraySort(groupUniqArray(Source)), '+'), ' ', argMin(Method, Timestamp), ' ', argMin(Path, Timestamp), ' from ', argMin(ClientAddress, Timestamp),
               ', status ', toString(max(Status)), ', principal type ',
               arrayStringConcat(arraySort(groupUniqArray(if(PrincipalType = '', 'none', PrincipalType))), ',')) AS detail
 FROM access_events

@@ -48,3 +48,13 @@ SELECT 'compliance_minutes' AS rollup, if(startsWith(Src, 'access_events/'), 'ac
 FROM compliance_minutes
 WHERE Minute >= toDateTime({from:DateTime64(9, 'UTC')}, 'UTC') AND Minute < toDateTime({to:DateTime64(9, 'UTC')}, 'UTC')
 GROUP BY source, day
+UNION ALL
+SELECT 'compliance_requests_daily' AS rollup, 'access_events' AS source, Day AS day, sum(Rows) AS n
+FROM compliance_requests_daily
+WHERE Day >= toDate({from:DateTime64(9, 'UTC')}, 'UTC') AND Day < toDate({to:DateTime64(9, 'UTC')}, 'UTC')
+GROUP BY day
+UNION ALL
+SELECT 'compliance_traces_daily' AS rollup, 'otel_traces' AS source, Day AS day, sum(Rows) AS n
+FROM compliance_traces_daily
+WHERE Day >= toDate({from:DateTime64(9, 'UTC')}, 'UTC') AND Day < toDate({to:DateTime64(9, 'UTC')}, 'UTC')
+GROUP BY day
