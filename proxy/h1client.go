@@ -216,7 +216,10 @@ func (t *h1Client) roundTrip(ctx context.Context, pc *upConn, x *exchange, reuse
 	var resp *http.Response
 	for {
 		var err error
-		resp, err = http.ReadResponse(pc.br, x.req)
+		var ok bool
+		if resp, ok = readPlainResponse(pc.br, x.req); !ok {
+			resp, err = http.ReadResponse(pc.br, x.req)
+		}
 		if err != nil {
 			return fail(staleOr(err, reused && pc.rc.n == readBefore))
 		}

@@ -22,8 +22,8 @@ import (
 // away), builds a cancellable context and a response with its own buffers;
 // together with the scheduling they cause, that was about a tenth of the
 // proxy's CPU time per request (docs/BENCHMARKS.md, "Proxy tap"). This loop reads
-// the request with http.ReadRequest and answers through h1Writer, on the
-// connection's own goroutine.
+// the request (readPlainRequest, else http.ReadRequest) and answers through
+// h1Writer, on the connection's own goroutine.
 //
 // It takes only what it can serve exactly as net/http would: HTTP/1.0 and
 // 1.1 requests whose head fits its buffer, without a body or with a body of
@@ -80,7 +80,10 @@ func (p *Proxy) serveH1(l *listener, conn *tls.Conn, tc *trackedConn) net.Conn {
 			_ = conn.SetReadDeadline(time.Time{})
 			return &handedConn{Conn: conn, br: br}
 		}
-		req, err := http.ReadRequest(br)
+		req, plain := readPlainRequest(br)
+		if !plain {
+			req, err = http.ReadRequest(br)
+		}
 		if err != nil {
 			_, _ = io.WriteString(conn, "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n400 Bad Request")
 			_ = conn.Close()
