@@ -190,7 +190,7 @@ func (s *Server) collect(ctx context.Context, c *collection) error {
 				return err
 			},
 			func() (err error) {
-				tls, limited[2], err = s.loadTLS(ctx, conns, traceIDs, requestIDs, c.events, b.events, s.cfg.MaxTimelineSpans)
+				tls, limited[2], err = s.loadTLS(ctx, conns, c.events, s.cfg.MaxTimelineSpans)
 				return err
 			},
 		)
@@ -215,13 +215,9 @@ func (s *Server) collect(ctx context.Context, c *collection) error {
 			c.addTrace(e.GetTraceId())
 			c.addRequest(e.GetRequestId())
 			// The query read the events of every request and trace its
-			// seeds' events name; the TLS query read the connections of
-			// the seeds' own events.
+			// seeds' events name. Their connections are read next round.
 			c.eventsByID["t:"+e.GetTraceId()] = true
 			c.eventsByID["r:"+e.GetRequestId()] = true
-			if e.GetConnectionId() != "" && (slices.Contains(traceIDs, e.GetTraceId()) || slices.Contains(requestIDs, e.GetRequestId())) {
-				c.connsLoaded[e.GetConnectionId()] = true
-			}
 		}
 		for _, conn := range tls {
 			if !c.tlsKeys[conn.GetConnectionId()+"\x00"+conn.GetTime().AsTime().String()] {
@@ -377,47 +373,31 @@ func (s *Server) loadEvents(ctx context.Context, traceIDs, requestIDs []string, 
 	return events, truncated, err
 }
 
-// loadTLS reads the TLS connections with the given ids (of events already
-// loaded) and those of the access events of the given trace and request ids
-// (the tap's hop, which carries both; connections of events found one step
-// further are read in the next round). A kept-alive connection may have
-// been opened up to tls_lookback before the requests on it.
-func (s *Server) loadTLS(ctx context.Context, conns, traceIDs, requestIDs []string, events []*taplinev1.AccessEvent, w *window, limit int) ([]*taplinev1.TlsConnection, bool, error) {
-	st := newStmt()
-	var parts []string
-	if len(conns) > 0 {
-		var first, last time.Time
-		for _, e := range events {
-			if !slices.Contains(conns, e.GetConnectionId()) {
-				continue
-			}
-			t := e.GetTime().AsTime()
-			if first.IsZero() || t.Before(first) {
-				first = t
-			}
-			if t.After(last) {
-				last = t
-			}
-		}
-		parts = append(parts, "ConnectionId IN "+st.strs(conns)+" AND "+
-			st.inBucketedTime(window{start: first.Add(-s.cfg.TLSLookback), end: last.Add(idSlack)}))
-	}
-	if len(traceIDs)+len(requestIDs) > 0 && w != nil {
-		var direct []string
-		if len(traceIDs) > 0 {
-			direct = append(direct, "TraceId IN "+st.strs(traceIDs))
-		}
-		if len(requestIDs) > 0 {
-			direct = append(direct, "RequestId IN "+st.strs(requestIDs))
-		}
-		parts = append(parts, "ConnectionId IN (SELECT ConnectionId FROM access_events WHERE ("+strings.Join(direct, " OR ")+
-			") AND "+st.inBucketedTime(*w)+" AND ConnectionId != '') AND "+
-			st.inBucketedTime(window{start: w.start.Add(-s.cfg.TLSLookback), end: w.end}))
-	}
-	if len(parts) == 0 {
+// loadTLS reads the TLS connections with the given ids, those of events
+// already loaded: the round after the events, by connection id, rather
+// than in the same round through a second read of access_events (which
+// cost more than the rest of the TLS read). A kept-alive connection may
+// have been opened up to tls_lookback before the requests on it.
+func (s *Server) loadTLS(ctx context.Context, conns []string, events []*taplinev1.AccessEvent, limit int) ([]*taplinev1.TlsConnection, bool, error) {
+	if len(conns) == 0 {
 		return nil, false, nil
 	}
-	sql := "SELECT " + tlsColumns + "\nFROM tls_connections\nWHERE (" + strings.Join(parts, ")\n   OR (") + ")" +
+	var first, last time.Time
+	for _, e := range events {
+		if !slices.Contains(conns, e.GetConnectionId()) {
+			continue
+		}
+		t := e.GetTime().AsTime()
+		if first.IsZero() || t.Before(first) {
+			first = t
+		}
+		if t.After(last) {
+			last = t
+		}
+	}
+	st := newStmt()
+	sql := "SELECT " + tlsColumns + "\nFROM tls_connections\nWHERE ConnectionId IN " + st.strs(conns) +
+		"\n  AND " + st.inBucketedTime(window{start: first.Add(-s.cfg.TLSLookback), end: last.Add(idSlack)}) +
 		"\nORDER BY Timestamp\nLIMIT " + st.u32(uint32(limit+1))
 	var out []*taplinev1.TlsConnection
 	truncated := false
