@@ -1,6 +1,7 @@
 // Package rowbinary reads and writes ClickHouse's RowBinary format: each
 // row's values one after another, in the binary layout of their column
-// types, with no delimiters. A Type parsed from ClickHouse's type text
+// types, with no delimiters. NativeBlock writes the same values grouped by
+// column, as a block of ClickHouse's Native format, for batch inserts. A Type parsed from ClickHouse's type text
 // ("Map(LowCardinality(String), String)", "DateTime64(9)") decodes values
 // into Go types and appends Go values in that layout, checking that each Go
 // value fits the column.
