@@ -58,6 +58,10 @@ var ttlColumn = map[string]struct{ key, expr string }{
 	"ingest_ledger":           {"ledger", "toDateTime(InsertedAt)"},
 	"compliance_runs":         {"compliance", "toDateTime(StartedAt)"},
 	"compliance_findings":     {"compliance", "toDateTime(Day)"},
+	// The per-request and per-trace compliance rollups (0012) hold about
+	// as many rows as their source tables and expire with them.
+	"compliance_requests_daily": {"access_events", "toDateTime(Day)"},
+	"compliance_traces_daily":   {"traces", "toDateTime(Day)"},
 }
 
 // dedupWindow is how many recent insert blocks a non-replicated table

@@ -18,7 +18,12 @@
 -- once, before its view exists, and only while it is empty (running the
 -- migration again never counts a row twice). On a cluster there is no
 -- backfill: the days stored before the migration are read from the source
--- tables until they expire. No TTL, as in 0011.
+-- tables until they expire.
+--
+-- Unlike the rollups of 0011 these hold about as many rows as their source
+-- tables (one per request or trace and service), so they have their source
+-- tables' retention (a day expires whole, at its start plus the
+-- retention; until its source rows are gone too it is read from them).
 
 -- compliance_requests_daily: per day, service and request key (the
 -- request id, else the trace id, else the hop itself, hashed as the check
@@ -40,9 +45,10 @@ CREATE TABLE IF NOT EXISTS {{table "compliance_requests_daily"}}{{onCluster}}
     Rows         SimpleAggregateFunction(sum, UInt64)
 )
 ENGINE = {{engine "AggregatingMergeTree" "compliance_requests_daily"}}
-PARTITION BY toYYYYMM(Day)
+PARTITION BY Day
 ORDER BY (Day, ServiceName, Request)
-SETTINGS index_granularity = 8192;
+{{ttl "compliance_requests_daily"}}
+SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1;
 
 -- name: distribute compliance_requests_daily
 {{distributed "compliance_requests_daily" "rand()"}}
@@ -90,9 +96,10 @@ CREATE TABLE IF NOT EXISTS {{table "compliance_traces_daily"}}{{onCluster}}
     Rows         SimpleAggregateFunction(sum, UInt64)
 )
 ENGINE = {{engine "AggregatingMergeTree" "compliance_traces_daily"}}
-PARTITION BY toYYYYMM(Day)
+PARTITION BY Day
 ORDER BY (Day, ServiceName, Trace)
-SETTINGS index_granularity = 8192;
+{{ttl "compliance_traces_daily"}}
+SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1;
 
 -- name: distribute compliance_traces_daily
 {{distributed "compliance_traces_daily" "rand()"}}

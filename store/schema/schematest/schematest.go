@@ -296,7 +296,7 @@ func ttlChange(t *testing.T, ctx context.Context, eng store.Engine, opts schema.
 	applied, err := schema.Migrate(ctx, eng, shorter)
 	require.NoError(t, err)
 	sort.Strings(applied)
-	require.Equal(t, []string{"ttl otel_logs", "ttl otel_traces", "ttl otel_traces_trace_id_ts"}, applied)
+	require.Equal(t, []string{"ttl compliance_traces_daily", "ttl otel_logs", "ttl otel_traces", "ttl otel_traces_trace_id_ts"}, applied)
 	require.Contains(t, engineFull(t, ctx, eng, "otel_traces"), "TTL toDateTime(Timestamp) + toIntervalDay(7)")
 	require.Contains(t, engineFull(t, ctx, eng, "otel_traces_trace_id_ts"), "TTL toDateTime(Start) + toIntervalDay(7)")
 	require.NotContains(t, engineFull(t, ctx, eng, "otel_logs"), "TTL")
@@ -307,7 +307,7 @@ func ttlChange(t *testing.T, ctx context.Context, eng store.Engine, opts schema.
 
 	back, err := schema.Migrate(ctx, eng, opts)
 	require.NoError(t, err)
-	require.Len(t, back, 3)
+	require.Len(t, back, 4)
 	require.Contains(t, engineFull(t, ctx, eng, "otel_logs"), "TTL toDateTime(Timestamp) + toIntervalDay(30)")
 }
 
