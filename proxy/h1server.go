@@ -3,7 +3,6 @@ package proxy
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"crypto/tls"
 	"errors"
 	"io"
@@ -54,7 +53,6 @@ func (p *Proxy) serveH1(l *listener, conn *tls.Conn, tc *trackedConn) net.Conn {
 	}()
 	br := bufio.NewReaderSize(conn, h1BufferBytes)
 	bw := bufio.NewWriterSize(conn, h1BufferBytes)
-	ctx := context.WithValue(context.WithValue(context.Background(), http.ServerContextKey, l.srv), connKey{}, ci)
 	remote := tc.RemoteAddr().String()
 	w := &h1Writer{conn: conn, raw: tc.Conn, br: br, bw: bw, header: http.Header{}}
 	maxHead := min(h1BufferBytes, int(l.cfg.MaxHeaderBytes))
@@ -97,15 +95,17 @@ func (p *Proxy) serveH1(l *listener, conn *tls.Conn, tc *trackedConn) net.Conn {
 		if d := l.cfg.WriteTimeout; d > 0 {
 			_ = conn.SetWriteDeadline(t0.Add(d))
 		}
+		// The request keeps the background context (it is never cancelled
+		// on this loop): the connection's facts go to the handler directly,
+		// not through a context a per-request copy of the request would carry.
 		req.RemoteAddr = remote
 		req.TLS = ci.state
-		req = req.WithContext(ctx)
 		if !p.beginRequest() {
 			_ = conn.Close()
 			return nil
 		}
 		w.reset(req, p.isDraining)
-		keep := p.serveOne(l, w, req)
+		keep := p.serveOne(l, ci, w, req)
 		p.inflight.Done()
 		if !keep {
 			_ = conn.Close()
@@ -116,7 +116,7 @@ func (p *Proxy) serveH1(l *listener, conn *tls.Conn, tc *trackedConn) net.Conn {
 
 // serveOne runs the handler for one request and finishes the answer; it
 // reports whether the connection can carry another request.
-func (p *Proxy) serveOne(l *listener, w *h1Writer, req *http.Request) (keep bool) {
+func (p *Proxy) serveOne(l *listener, ci *connInfo, w *h1Writer, req *http.Request) (keep bool) {
 	defer func() {
 		if v := recover(); v != nil {
 			if v != http.ErrAbortHandler {
@@ -125,9 +125,12 @@ func (p *Proxy) serveOne(l *listener, w *h1Writer, req *http.Request) (keep bool
 			keep = false
 		}
 	}()
-	p.serve(l, w, req)
+	p.serve(l, ci, w, req)
 	if err := w.finish(); err != nil || w.closeAfter {
 		return false
+	}
+	if b, ok := req.Body.(*fixedBody); req.Body == http.NoBody || ok && b.n == 0 {
+		return true // the body was read to its end
 	}
 	// What the handler left of the body is read away (a refused request's
 	// body, say), up to a limit.
@@ -441,8 +444,9 @@ func (w *h1Writer) WriteHeader(code int) {
 		}
 	}
 	if _, ok := h["Date"]; !ok {
-		var db [32]byte
-		writeHeaderLine(bw, "Date", string(time.Now().UTC().AppendFormat(db[:0], http.TimeFormat)))
+		var db [40]byte
+		bw.Write(time.Now().UTC().AppendFormat(append(db[:0], "Date: "...), http.TimeFormat))
+		bw.WriteString("\r\n")
 	}
 	if w.chunked {
 		bw.WriteString("Transfer-Encoding: chunked\r\n")

@@ -87,11 +87,15 @@ func writeProblem(w http.ResponseWriter, status int, p problem) {
 	_ = json.NewEncoder(w).Encode(p)
 }
 
-func (p *Proxy) serve(l *listener, w http.ResponseWriter, r *http.Request) {
+// serve handles one request; ci is the connection's facts, nil when they
+// are in the request's context (net/http's server puts them there).
+func (p *Proxy) serve(l *listener, ci *connInfo, w http.ResponseWriter, r *http.Request) {
 	p.inflight.Add(1)
 	defer p.inflight.Done()
 	start := p.now()
-	ci, _ := r.Context().Value(connKey{}).(*connInfo)
+	if ci == nil {
+		ci, _ = r.Context().Value(connKey{}).(*connInfo)
+	}
 	if ci == nil { // every connection comes through the handshake listener
 		http.Error(w, "connection state missing", http.StatusInternalServerError)
 		return

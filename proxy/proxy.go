@@ -271,7 +271,7 @@ func (p *Proxy) recordHandshake(l *listener) func(*tap.TLSRecord, error) {
 
 func (p *Proxy) newServer(l *listener) *http.Server {
 	srv := &http.Server{
-		Handler:           http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { p.serve(l, w, r) }),
+		Handler:           http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { p.serve(l, nil, w, r) }),
 		ReadHeaderTimeout: l.cfg.ReadHeaderTimeout,
 		ReadTimeout:       l.cfg.ReadTimeout,
 		WriteTimeout:      l.cfg.WriteTimeout,

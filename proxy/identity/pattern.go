@@ -12,9 +12,10 @@ import (
 // cross a '/' (`spiffe://example.org/ns/*/sa/frontend`), and which may end in
 // `/**` to match every ID below a prefix (`spiffe://example.org/ns/prod/**`).
 type SPIFFEPattern struct {
-	raw    string
-	glob   string // pattern for path.Match, "" when prefix-only
-	prefix string // for a trailing /**: the part before it, with the slash
+	raw     string
+	glob    string // pattern for path.Match, "" when prefix-only
+	prefix  string // for a trailing /**: the part before it, with the slash
+	slashes int    // for a trailing /**: the slashes in glob, plus one
 }
 
 // ErrBadPattern reports a SPIFFE ID pattern that cannot be used.
@@ -38,6 +39,7 @@ func ParseSPIFFEPattern(s string) (SPIFFEPattern, error) {
 		return SPIFFEPattern{}, fmt.Errorf("%w: %q: %w", ErrBadPattern, s, err)
 	}
 	p.glob = body
+	p.slashes = strings.Count(body, "/") + 1
 	return p, nil
 }
 
@@ -51,13 +53,20 @@ func (p SPIFFEPattern) Match(id string) bool {
 	}
 	if p.prefix != "" {
 		// "spiffe://td/ns/**" matches "spiffe://td/ns/a" and "spiffe://td/ns/a/b":
-		// compare the leading segments with the glob, the rest freely.
-		n := strings.Count(p.glob, "/") + 1
-		parts := strings.SplitN(id, "/", n+1)
-		if len(parts) <= n || parts[n] == "" {
+		// compare the leading segments with the glob, the rest freely
+		// (something must follow them).
+		end := -1 // the slash after the leading segments
+		for range p.slashes {
+			j := strings.IndexByte(id[end+1:], '/')
+			if j < 0 {
+				return false
+			}
+			end += j + 1
+		}
+		if end+1 == len(id) {
 			return false
 		}
-		ok, _ := path.Match(p.glob, strings.Join(parts[:n], "/"))
+		ok, _ := path.Match(p.glob, id[:end])
 		return ok
 	}
 	ok, _ := path.Match(p.glob, id)

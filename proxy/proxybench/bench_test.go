@@ -40,6 +40,7 @@ var (
 	tapTrace           = flag.String("proxybench.taptrace", "", "write an execution trace of the tap process to this file, for the window -proxybench.taptrace-window")
 	tapTraceWindow     = flag.String("proxybench.taptrace-window", "4.5s,3s", "start (after the tap started) and length of the trace; the default falls in round 1's tap latency run")
 	tapSettings        = flag.String("proxybench.tapenv", "", "space-separated NAME=value settings for the tap process only (GOMAXPROCS=1 GOGC=400)")
+	baseline           = flag.String("proxybench.baseline", "", "a test binary of another version of this package: its tap is measured too, as target \"baseline\", in the same rounds")
 )
 
 // The benchmark re-executes its own binary for the processes it measures;
@@ -138,7 +139,14 @@ func runTap() int {
 // child starts this binary in a role and returns the address it printed.
 func child(b *testing.B, role string, env ...string) (string, int) {
 	b.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	return childOf(b, os.Args[0], role, env...)
+}
+
+// childOf starts a test binary of this package (this one or a baseline) in
+// a role and returns the address it printed.
+func childOf(b *testing.B, bin, role string, env ...string) (string, int) {
+	b.Helper()
+	cmd := exec.Command(bin, "-test.run=^$")
 	cmd.Env = append(os.Environ(), append(env, roleEnv+"="+role)...)
 	cmd.Stderr = os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -323,6 +331,10 @@ func BenchmarkTapVsNginx(b *testing.B) {
 		{"direct", "http://" + up + "/bench", newClient(false), upPID},
 		{"tap", "https://" + tapAddr + "/bench", newClient(true), tapPID},
 	}
+	if *baseline != "" {
+		base, basePID := childOf(b, *baseline, "tap", baseEnv...)
+		targets = append(targets, target{"baseline", "https://" + base + "/bench", newClient(true), basePID})
+	}
 	if *withoutEvents {
 		off, offPID := child(b, "tap", append(baseEnv[:len(baseEnv):len(baseEnv)], "PROXYBENCH_NO_EVENTS=1")...)
 		targets = append(targets, target{"proxy-no-events", "https://" + off + "/bench", newClient(true), offPID})
@@ -346,7 +358,15 @@ func BenchmarkTapVsNginx(b *testing.B) {
 		}
 		for round := range *rounds {
 			rr := roundResult{lat: map[string]proxybench.Result{}, thr: map[string]proxybench.Result{}, cpu: map[string]float64{}}
-			for _, tg := range targets {
+			order := targets
+			if round%2 == 1 {
+				// Every other round measures the proxies in the opposite
+				// order (direct stays first), so that none always runs
+				// right after another on a host whose load drifts.
+				order = append([]target{targets[0]}, targets[1:]...)
+				slices.Reverse(order[1:])
+			}
+			for _, tg := range order {
 				r, err := proxybench.Load{URL: tg.url, Client: tg.client, Concurrency: 1, Duration: *latencyDuration, Warmup: 200, Body: reqBody}.Run(ctx)
 				if err != nil {
 					b.Fatal(err)
@@ -355,7 +375,7 @@ func BenchmarkTapVsNginx(b *testing.B) {
 				b.Logf("round %d latency    %-6s %s", round+1, tg.name, r)
 				rr.lat[tg.name] = r
 			}
-			for _, tg := range targets {
+			for _, tg := range order {
 				cpu0, up0 := procCPU(tg.pid), procCPU(upPID)
 				r, err := proxybench.Load{URL: tg.url, Client: tg.client, Concurrency: *concurrency, Duration: *throughputDuration, Warmup: 5, Body: reqBody}.Run(ctx)
 				if err != nil {
@@ -396,6 +416,15 @@ func BenchmarkTapVsNginx(b *testing.B) {
 		report("nginx-req/s", func(r roundResult) (float64, bool) { n, ok := r.thr["nginx"]; return n.PerSecond, ok })
 		report("nginx-cpu-µs/req", func(r roundResult) (float64, bool) { n, ok := r.cpu["nginx"]; return n, ok })
 		report("tap/nginx-throughput", func(r roundResult) (float64, bool) { return r.ratio() })
+		report("baseline-cpu-µs/req", func(r roundResult) (float64, bool) { n, ok := r.cpu["baseline"]; return n, ok })
+		report("baseline/nginx-throughput", func(r roundResult) (float64, bool) { return r.ratioOf("baseline") })
+		report("tap/baseline-throughput", func(r roundResult) (float64, bool) {
+			n, ok := r.thr["baseline"]
+			if !ok || n.PerSecond == 0 {
+				return 0, false
+			}
+			return r.thr["tap"].PerSecond / n.PerSecond, true
+		})
 	}
 }
 
@@ -417,12 +446,16 @@ func (r roundResult) added(name string, pct int) float64 {
 }
 
 // ratio is the tap's throughput over nginx's in this round.
-func (r roundResult) ratio() (float64, bool) {
+func (r roundResult) ratio() (float64, bool) { return r.ratioOf("tap") }
+
+// ratioOf is a target's throughput over nginx's in this round.
+func (r roundResult) ratioOf(name string) (float64, bool) {
 	n, ok := r.thr["nginx"]
-	if !ok || n.PerSecond == 0 {
+	t, tok := r.thr[name]
+	if !ok || !tok || n.PerSecond == 0 {
 		return 0, false
 	}
-	return r.thr["tap"].PerSecond / n.PerSecond, true
+	return t.PerSecond / n.PerSecond, true
 }
 
 func (r roundResult) String() string {
@@ -430,6 +463,9 @@ func (r roundResult) String() string {
 	if ratio, ok := r.ratio(); ok {
 		s += fmt.Sprintf("; nginx added p50 %.0fµs p99 %.0fµs, CPU %.0fµs/req; tap/nginx throughput %.2f",
 			r.added("nginx", 50), r.added("nginx", 99), r.cpu["nginx"], ratio)
+	}
+	if ratio, ok := r.ratioOf("baseline"); ok {
+		s += fmt.Sprintf("; baseline CPU %.0fµs/req, baseline/nginx throughput %.2f", r.cpu["baseline"], ratio)
 	}
 	return s
 }
