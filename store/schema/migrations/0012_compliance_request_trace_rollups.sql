@@ -30,8 +30,9 @@
 -- hashes it): whether any hop was guarded (an authenticated principal, a
 -- deny decision or a 401/403: the literals are the event package's
 -- PrincipalAnonymous and DecisionDeny), the first hop's time, the highest
--- status, and the distinct (route, path) pairs of the unguarded hops, on
--- which the check applies the public-route patterns at query time.
+-- status, the distinct (route, path) pairs of the unguarded hops, on
+-- which the check applies the public-route patterns at query time, and
+-- the hops carrying any identity (revoked_identities' population).
 -- name: create compliance_requests_daily
 CREATE TABLE IF NOT EXISTS {{table "compliance_requests_daily"}}{{onCluster}}
 (
@@ -42,6 +43,7 @@ CREATE TABLE IF NOT EXISTS {{table "compliance_requests_daily"}}{{onCluster}}
     First        SimpleAggregateFunction(min, DateTime64(9)),
     MaxStatus    SimpleAggregateFunction(max, UInt16),
     Open         SimpleAggregateFunction(groupUniqArrayArray, Array(Tuple(String, String))),
+    Identified   SimpleAggregateFunction(sum, UInt64),
     Rows         SimpleAggregateFunction(sum, UInt64)
 )
 ENGINE = {{engine "AggregatingMergeTree" "compliance_requests_daily"}}
@@ -61,6 +63,7 @@ SELECT toDate(Timestamp, 'UTC') AS Day, ServiceName,
        max((Principal != '' AND PrincipalType != 'anonymous') OR Decision = 'deny' OR Status IN (401, 403)) AS Guarded,
        min(Timestamp) AS First, max(Status) AS MaxStatus,
        groupUniqArrayIf((toString(Route), Path), NOT ((Principal != '' AND PrincipalType != 'anonymous') OR Decision = 'deny' OR Status IN (401, 403))) AS Open,
+       countIf(Principal != '' OR PeerSpiffeId != '' OR PeerSerial != '' OR PeerFingerprint != '' OR JwtSubject != '') AS Identified,
        count() AS Rows
 FROM {{name "access_events"}}
 WHERE (SELECT count() FROM {{name "compliance_requests_daily"}}) = 0
@@ -75,6 +78,7 @@ AS SELECT toDate(Timestamp, 'UTC') AS Day, ServiceName,
        max((Principal != '' AND PrincipalType != 'anonymous') OR Decision = 'deny' OR Status IN (401, 403)) AS Guarded,
        min(Timestamp) AS First, max(Status) AS MaxStatus,
        groupUniqArrayIf((toString(Route), Path), NOT ((Principal != '' AND PrincipalType != 'anonymous') OR Decision = 'deny' OR Status IN (401, 403))) AS Open,
+       countIf(Principal != '' OR PeerSpiffeId != '' OR PeerSerial != '' OR PeerFingerprint != '' OR JwtSubject != '') AS Identified,
        count() AS Rows
 FROM {{table "access_events"}}
 GROUP BY Day, ServiceName, Request;
