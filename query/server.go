@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
@@ -100,6 +101,10 @@ type Server struct {
 	gateway  *runtime.ServeMux
 	external *grpc.Server
 	lis      net.Listener
+
+	// itemIndexes is whether otel_traces has the text-index layout's
+	// indexes on the attribute items, read at Start (attrCond).
+	itemIndexes atomic.Bool
 
 	mu      sync.Mutex
 	started bool
@@ -281,6 +286,7 @@ func (s *Server) Start(ctx context.Context) error {
 	if err := s.auth.start(ctx, s.opts.HTTPClient); err != nil {
 		return err
 	}
+	s.detectItemIndexes(ctx)
 	if s.cfg.GRPC.Listen != "" {
 		tlsCfg, err := s.cfg.GRPC.TLS.Load()
 		if err != nil {
@@ -510,4 +516,20 @@ func newRequestID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
+}
+
+// detectItemIndexes reads whether otel_traces (its local table on a
+// cluster) has the text layout's indexes on the attribute items, which
+// decides how attribute filters are written. Without an answer filters are
+// written for the bloom layout, which is correct on either.
+func (s *Server) detectItemIndexes(ctx context.Context) {
+	const sql = "SELECT count() FROM system.data_skipping_indices WHERE database = currentDatabase()" +
+		" AND table IN ('otel_traces', 'otel_traces_local') AND name = 'idx_span_attr_items'"
+	var n uint64
+	err := s.each(ctx, "read skip indexes", sql, nil, func(r store.Rows) error { return r.Scan(&n) })
+	if err != nil {
+		s.logger.WarnContext(ctx, "query: cannot tell the skip-index layout of otel_traces; attribute filters assume bloom filters", "error", err)
+		return
+	}
+	s.itemIndexes.Store(n > 0)
 }

@@ -81,6 +81,14 @@ func TestTraceSearchSQL(t *testing.T) {
 	require.NotContains(t, sql, "checkout")
 	golden(t, "search_traces", sql, params)
 
+	// With the text layout's item indexes, equality is answered from the
+	// items first.
+	q.itemIndexes = true
+	sql, params = q.matchSQL(q.w.start)
+	require.NotContains(t, sql, "DROP")
+	golden(t, "search_traces_item_indexes", sql, params)
+	q.itemIndexes = false
+
 	page2 := &cursor{Version: cursorVersion, Filter: q.filter, Start: q.w.start.UnixNano(), End: q.w.end.UnixNano(),
 		Time: q.w.end.Add(-time.Minute).UnixNano(), Key: "0af7651916cd43dd8448eb211c80319c"}
 	req.Cursor = page2.encode()

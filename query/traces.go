@@ -34,6 +34,8 @@ const statusError = "Error"
 
 // traceSearch is a validated SearchTracesRequest.
 type traceSearch struct {
+	// itemIndexes: otel_traces has the text layout's item indexes.
+	itemIndexes          bool
 	service, spanName    string
 	attrs                []AttrFilter
 	errorsOnly           bool
@@ -48,11 +50,12 @@ type traceSearch struct {
 func (s *Server) parseTraceSearch(req *taplinev1.SearchTracesRequest) (traceSearch, error) {
 	var v violations
 	q := traceSearch{
-		service:    req.GetServiceName(),
-		spanName:   req.GetSpanName(),
-		errorsOnly: req.GetErrorsOnly(),
-		principal:  req.GetPrincipal(),
-		requestID:  req.GetRequestId(),
+		itemIndexes: s.itemIndexes.Load(),
+		service:     req.GetServiceName(),
+		spanName:    req.GetSpanName(),
+		errorsOnly:  req.GetErrorsOnly(),
+		principal:   req.GetPrincipal(),
+		requestID:   req.GetRequestId(),
 	}
 	checkText(&v, "service_name", q.service, maxNameLen)
 	checkText(&v, "span_name", q.spanName, maxNameLen)
@@ -106,7 +109,7 @@ func (q traceSearch) spanConds(st *stmt, lo time.Time) []string {
 		conds = append(conds, "SpanName = "+st.str(q.spanName))
 	}
 	for _, f := range q.attrs {
-		conds = append(conds, attrCond(st, f))
+		conds = append(conds, attrCond(st, f, q.itemIndexes))
 	}
 	if q.errorsOnly {
 		conds = append(conds, "StatusCode = "+st.str(statusError))
@@ -131,10 +134,13 @@ func (q traceSearch) spanConds(st *stmt, lo time.Time) []string {
 	return conds
 }
 
-// attrCond is the condition of one attribute filter. Equality is answered
-// from the 'key=value' item columns (text or bloom index) and confirmed on
-// the map, so that keys containing '=' cannot produce false matches.
-func attrCond(st *stmt, f AttrFilter) string {
+// attrCond is the condition of one attribute filter. Equality is a test on
+// the map, which the bloom-filter indexes on the map values serve; where
+// otel_traces has the text layout's indexes on the 'key=value' items
+// (itemIndexes), it is first answered from the items, which those indexes
+// serve, and confirmed on the map, so that keys containing '=' cannot
+// produce false matches.
+func attrCond(st *stmt, f AttrFilter, itemIndexes bool) string {
 	type attrMap struct{ m, items string }
 	var maps []attrMap
 	if f.Scope != ScopeResource {
@@ -148,9 +154,14 @@ func attrCond(st *stmt, f AttrFilter) string {
 	join := " OR "
 	switch f.Op {
 	case OpEquals:
-		kv, v := st.str(f.Key+"="+f.Value), st.str(f.Value)
+		v := st.str(f.Value)
 		for _, m := range maps {
-			parts = append(parts, "(has("+m.items+", "+kv+") AND "+m.m+"["+k+"] = "+v+")")
+			if itemIndexes {
+				kv := st.str(f.Key + "=" + f.Value)
+				parts = append(parts, "(has("+m.items+", "+kv+") AND "+m.m+"["+k+"] = "+v+")")
+			} else {
+				parts = append(parts, m.m+"["+k+"] = "+v)
+			}
 		}
 	case OpNotEquals:
 		v := st.str(f.Value)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -32,6 +33,68 @@ func TestOtelTracesSkipIndexes(t *testing.T) {
 			require.Equal(t, tc.want, skipIndexes(t, eng, "otel_traces"))
 		})
 	}
+}
+
+// A database created with the text layout gets the bloom attribute indexes
+// when migration 0013 runs under the default layout: the item indexes go,
+// the value indexes come and are built for the rows already stored, and
+// idx_trace_id keeps its type.
+func TestTextLayoutMovesToBloomAttributeIndexes(t *testing.T) {
+	ctx := context.Background()
+	eng := openChDB(t, "schema_text_to_bloom")
+	opts := schema.DefaultOptions()
+	opts.Database, opts.Indexes = "", schema.IndexesText
+	_, err := schema.Migrate(ctx, eng, opts)
+	require.NoError(t, err)
+
+	// Spans stored under the text layout, one of them with a rare value.
+	b, err := eng.PrepareBatch(ctx, "otel_traces", []string{"Timestamp", "TraceId", "SpanId", "ServiceName", "SpanAttributes"})
+	require.NoError(t, err)
+	at := time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)
+	for i := range 20000 {
+		attrs := map[string]string{"tenant.id": fmt.Sprintf("tenant-%d", i%50)}
+		if i == 12345 {
+			attrs["tenant.id"] = "the-rare-one"
+		}
+		require.NoError(t, b.Append(at.Add(time.Duration(i)*time.Millisecond), fmt.Sprintf("%032x", i), fmt.Sprintf("%016x", i), "svc", attrs))
+	}
+	require.NoError(t, b.Send(ctx))
+
+	// As if this database had been migrated before 0013 existed.
+	require.NoError(t, eng.Exec(ctx, "DELETE FROM schema_migrations WHERE Version = 13", nil))
+	opts.Indexes = schema.IndexesAuto
+	applied, err := schema.Migrate(ctx, eng, opts)
+	require.NoError(t, err)
+	require.Contains(t, applied, "0013_otel_traces_bloom_attribute_indexes.sql")
+	require.Equal(t, []string{"idx_duration", "idx_res_attr_value", "idx_span_attr_value", "idx_trace_id"}, skipIndexes(t, eng, "otel_traces"))
+	require.Equal(t, uint64(1), count(t, eng, "SELECT count() FROM system.data_skipping_indices"+
+		" WHERE database = currentDatabase() AND table = 'otel_traces' AND name = 'idx_trace_id' AND type = 'text'", nil))
+
+	// The rows stored before are found, and the new index prunes them once
+	// the background mutation has built it.
+	require.Eventually(t, func() bool {
+		return count(t, eng, "SELECT count() FROM system.mutations WHERE database = currentDatabase() AND table = 'otel_traces' AND NOT is_done", nil) == 0
+	}, time.Minute, 100*time.Millisecond)
+	rare := store.Params{"v": "the-rare-one"}
+	require.Equal(t, uint64(1), count(t, eng, "SELECT count() FROM otel_traces WHERE SpanAttributes['tenant.id'] = {v:String}", rare))
+	rows, err := eng.Query(ctx, "EXPLAIN indexes = 1 SELECT count() FROM otel_traces WHERE SpanAttributes['tenant.id'] = {v:String}", rare)
+	require.NoError(t, err)
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var line string
+		require.NoError(t, rows.Scan(&line))
+		plan = append(plan, line)
+	}
+	require.NoError(t, rows.Err())
+	text := strings.Join(plan, "\n")
+	_, skip, ok := strings.Cut(text, "Name: idx_span_attr_value")
+	require.True(t, ok, "the query uses the new index:\n%s", text)
+	var kept, total int
+	_, granules, _ := strings.Cut(skip, "Granules: ")
+	_, err = fmt.Sscanf(granules, "%d/%d", &kept, &total)
+	require.NoError(t, err, text)
+	require.Less(t, kept, total, "the index skips granules of the part stored before the migration:\n%s", text)
 }
 
 // chDB 26.5 was seen to answer `Timestamp < <DateTime>` on otel_traces with

@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/tapline/tapline/store"
@@ -15,10 +13,6 @@ import (
 
 // ErrChecksum is returned when an applied migration file was changed.
 var ErrChecksum = errors.New("migration changed after it was applied")
-
-// textIndexMinVersion is the first ClickHouse release whose text indexes the
-// OTel clickhouseexporter uses (and so does Tapline).
-var textIndexMinVersion = [2]int{26, 2}
 
 // Migrate brings the database up to date: it creates the database and the
 // schema_migrations table if needed, checks the checksum of every migration
@@ -43,11 +37,7 @@ func Migrate(ctx context.Context, eng store.Engine, opts Options) (applied []str
 	if opts.Database != eng.Database() {
 		return nil, fmt.Errorf("schema database %q is not the engine's database %q", opts.Database, eng.Database())
 	}
-	feat, err := detectFeatures(ctx, eng, opts)
-	if err != nil {
-		return nil, err
-	}
-	r, err := newRenderer(opts, feat)
+	r, err := newRenderer(opts)
 	if err != nil {
 		return nil, err
 	}
@@ -84,58 +74,6 @@ func Migrate(ctx context.Context, eng store.Engine, opts Options) (applied []str
 	changed, err := syncTTL(ctx, eng, r)
 	applied = append(applied, changed...)
 	return applied, err
-}
-
-// detectFeatures asks the server what it supports when opts leave a choice.
-func detectFeatures(ctx context.Context, eng store.Engine, opts Options) (features, error) {
-	if opts.Indexes != "" && opts.Indexes != IndexesAuto {
-		return features{}, nil // newRenderer applies the forced layout
-	}
-	rows, err := eng.Query(ctx,
-		"SELECT version(), toString(getSetting('enable_full_text_index'))", nil)
-	if err != nil {
-		// Servers older than the setting fail here: bloom filters for them.
-		if store.ErrorCode(err) != 0 {
-			return features{}, nil
-		}
-		return features{}, fmt.Errorf("read server version: %w", err)
-	}
-	defer rows.Close()
-	var version, enabled string
-	if rows.Next() {
-		if err := rows.Scan(&version, &enabled); err != nil {
-			return features{}, fmt.Errorf("read server version: %w", err)
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return features{}, fmt.Errorf("read server version: %w", err)
-	}
-	return features{textIndexes: versionAtLeast(version, textIndexMinVersion) && isTrue(enabled)}, nil
-}
-
-func isTrue(setting string) bool {
-	switch strings.ToLower(strings.TrimSpace(setting)) {
-	case "1", "true":
-		return true
-	}
-	return false
-}
-
-var versionRE = regexp.MustCompile(`^(\d+)\.(\d+)`)
-
-// versionAtLeast reports whether a ClickHouse version string ("26.5.1.1")
-// is at least major.minor.
-func versionAtLeast(version string, min [2]int) bool {
-	m := versionRE.FindStringSubmatch(strings.TrimSpace(version))
-	if m == nil {
-		return false
-	}
-	major, _ := strconv.Atoi(m[1])
-	minor, _ := strconv.Atoi(m[2])
-	if major != min[0] {
-		return major > min[0]
-	}
-	return minor >= min[1]
 }
 
 type appliedRecord struct {

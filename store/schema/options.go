@@ -10,15 +10,17 @@ import (
 
 // Index layouts for the otel_* tables (Options.Indexes).
 const (
-	// IndexesAuto picks IndexesText when the server has text indexes
-	// (ClickHouse 26.2 or later with enable_full_text_index on), else
-	// IndexesBloom.
+	// IndexesAuto is Tapline's choice, currently IndexesBloom: on 11.4
+	// million spans the bloom filters pruned attribute and trace-id lookups
+	// as well as the text indexes or better, and cost far less at insert
+	// (docs/BENCHMARKS.md, "Storage").
 	IndexesAuto = "auto"
 	// IndexesText uses text indexes (tokenizer 'array'), the layout of the
-	// OTel clickhouseexporter for ClickHouse 26.2 and later.
+	// OTel clickhouseexporter for ClickHouse 26.2 and later. It needs a
+	// server with text indexes (26.2 or later, enable_full_text_index on).
 	IndexesText = "text"
-	// IndexesBloom uses bloom-filter indexes, the exporter's layout for older
-	// servers.
+	// IndexesBloom uses bloom-filter indexes, the exporter's layout for
+	// servers before 26.2.
 	IndexesBloom = "bloom"
 )
 

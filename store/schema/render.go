@@ -182,15 +182,11 @@ func splitStatements(text string) ([]namedTemplate, error) {
 	return out, nil
 }
 
-// features are what the target server supports, decided at migrate time.
-type features struct {
-	textIndexes bool
-}
-
 // renderer renders statement templates for one set of options.
 type renderer struct {
 	opts Options // validated, Database set
-	feat features
+	// textIndexes: the otel_* tables get the text-index layout.
+	textIndexes bool
 }
 
 // templateData is what {{.X}} sees in a statement.
@@ -298,7 +294,7 @@ func (r renderer) render(file, name, text string) (Statement, error) {
 	data := templateData{
 		Database:    r.opts.Database,
 		Cluster:     r.opts.Cluster != "",
-		TextIndexes: r.feat.textIndexes,
+		TextIndexes: r.textIndexes,
 	}
 	if err := tmpl.Execute(&b, data); err != nil {
 		return Statement{}, fmt.Errorf("migration %s, statement %q: %w", file, name, err)
@@ -346,10 +342,9 @@ func (r renderer) renderAll(file string, stmts []namedTemplate) ([]Statement, er
 
 // Render returns every statement of the schema (bootstrap, then each
 // migration in order) as Migrate would run them on an empty database, for
-// `tapline migrate --print`. With Indexes "auto" it renders the text-index
-// layout (the one chDB and ClickHouse 26.2+ get).
+// `tapline migrate --print`.
 func Render(opts Options) ([]Statement, error) {
-	r, err := newRenderer(opts, features{textIndexes: opts.Indexes != IndexesBloom})
+	r, err := newRenderer(opts)
 	if err != nil {
 		return nil, err
 	}
@@ -382,20 +377,14 @@ func Script(stmts []Statement) string {
 	return b.String()
 }
 
-func newRenderer(opts Options, feat features) (renderer, error) {
+func newRenderer(opts Options) (renderer, error) {
 	if err := opts.Validate(); err != nil {
 		return renderer{}, err
 	}
 	if opts.Database == "" {
 		opts.Database = DefaultDatabase
 	}
-	switch opts.Indexes {
-	case IndexesText:
-		feat.textIndexes = true
-	case IndexesBloom:
-		feat.textIndexes = false
-	}
-	return renderer{opts: opts, feat: feat}, nil
+	return renderer{opts: opts, textIndexes: opts.Indexes == IndexesText}, nil
 }
 
 func quoteIdent(s string) string { return "`" + strings.ReplaceAll(s, "`", "``") + "`" }

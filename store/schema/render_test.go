@@ -30,9 +30,11 @@ func checkGolden(t *testing.T, name, got string) {
 func TestRenderGolden(t *testing.T) {
 	cluster := DefaultOptions()
 	cluster.Cluster = "tapline_cluster"
+	cluster.Indexes = IndexesText
 	clusterBloom := cluster
 	clusterBloom.Indexes = IndexesBloom
 	single := DefaultOptions()
+	single.Indexes = IndexesText
 	singleBloom := single
 	singleBloom.Indexes = IndexesBloom
 	for _, tc := range []struct {
@@ -43,6 +45,7 @@ func TestRenderGolden(t *testing.T) {
 		{"cluster_bloom.golden", clusterBloom},
 		{"single_text.golden", single},
 		{"single_bloom.golden", singleBloom},
+		{"single_bloom.golden", DefaultOptions()}, // auto is the bloom layout
 	} {
 		t.Run(tc.golden, func(t *testing.T) {
 			stmts, err := Render(tc.opts)
@@ -204,7 +207,7 @@ func TestParseMigrations(t *testing.T) {
 }
 
 func TestRenderTemplateErrorNamesStatement(t *testing.T) {
-	r, err := newRenderer(DefaultOptions(), features{})
+	r, err := newRenderer(DefaultOptions())
 	require.NoError(t, err)
 	_, err = r.render("0099_x.sql", "create x", "CREATE TABLE {{table \"x\"}} () {{ttl \"x\"}}")
 	require.ErrorContains(t, err, `migration 0099_x.sql, statement "create x"`)
