@@ -490,13 +490,13 @@ func migrated(e store.Engine) tableSetup {
 }
 
 // BenchmarkInsertFormats compares the insert formats, and one against two
-// connections inserting at once, into otel_traces as migrated (text skip
-// indexes, trace-id materialized view) and into a copy without skip indexes
-// or view ("plain"). A Null table (parsing only, nothing stored) and
+// connections inserting at once, into otel_traces as migrated (the default
+// skip indexes and its materialized views) and into a copy without skip
+// indexes or views ("plain"). A Null table (parsing only, nothing stored) and
 // encoding alone show where the time goes.
 func BenchmarkInsertFormats(b *testing.B) {
 	chdbtest.RequireLibrary(b)
-	e := openBenchEngine(b, schema.IndexesText)
+	e := openBenchEngine(b, schema.IndexesAuto)
 	tables := []struct {
 		name  string
 		setup tableSetup
