@@ -43,17 +43,7 @@ type Config struct {
 	Routes    []RouteConfig    `yaml:"routes"`
 	Identity  IdentityConfig   `yaml:"identity"`
 	Tap       tap.Config       `yaml:"tap"`
-	// GCPercent is the Go garbage collector's target (what GOGC sets) that
-	// the proxy gives its process when it starts; 0 leaves the runtime's
-	// own. A GOGC environment variable takes precedence. The default trades
-	// memory for CPU time: docs/proxy.md, "Performance settings".
-	GCPercent int `yaml:"gc_percent"`
 }
-
-// DefaultGCPercent is the proxy's default gc_percent: its live heap is
-// small, so collecting at 5× it instead of 2× costs tens of MB and saves
-// most of the collector's CPU time per request.
-const DefaultGCPercent = 400
 
 // ListenerConfig is one TLS listener. Zero durations and sizes mean the
 // defaults of DefaultListener.
@@ -158,8 +148,7 @@ func Default() Config {
 		Identity: IdentityConfig{TrustedProxies: identity.TrustedProxiesConfig{
 			CIDRs: []string{}, SPIFFEIDs: []string{},
 		}},
-		Tap:       tap.DefaultConfig(),
-		GCPercent: DefaultGCPercent,
+		Tap: tap.DefaultConfig(),
 	}
 }
 
@@ -280,9 +269,6 @@ func (c Config) validate() error {
 	var errs []error
 	if c.ServiceName == "" {
 		errs = append(errs, configtype.Errorf("service_name", "must not be empty"))
-	}
-	if c.GCPercent < 0 {
-		errs = append(errs, configtype.Errorf("gc_percent", "must be >= 0 (0 leaves the Go runtime's setting)"))
 	}
 	if len(c.Listeners) == 0 {
 		errs = append(errs, configtype.Errorf("listeners", "must list at least one listener"))

@@ -65,8 +65,7 @@ func TestConfigFromYAML(t *testing.T) {
 		Identity: proxy.IdentityConfig{JWT: &jwt, TrustedProxies: identity.TrustedProxiesConfig{
 			CIDRs: []string{"10.0.0.0/8"}, SPIFFEIDs: []string{"spiffe://example.org/ns/istio-system/**"},
 		}},
-		Tap:       tc,
-		GCPercent: 200,
+		Tap: tc,
 	}
 	require.Equal(t, want, cfg)
 }
@@ -96,7 +95,6 @@ func TestConfigValidate(t *testing.T) {
 		{"bad jwt", func(c *proxy.Config) { c.Identity.JWT.Algorithms = []string{"HS256"} }, []string{`identity.jwt.algorithms[0]: "HS256" is not allowed`}},
 		{"bad trusted proxy", func(c *proxy.Config) { c.Identity.TrustedProxies.CIDRs = []string{"10.0.0.0/99"} }, []string{"identity.trusted_proxies.cidrs[0]"}},
 		{"bad tap", func(c *proxy.Config) { c.Tap.BatchSize = 0 }, []string{"tap.batch_size: must be > 0"}},
-		{"negative gc_percent", func(c *proxy.Config) { c.GCPercent = -1 }, []string{"gc_percent: must be >= 0"}},
 		{"no routes", func(c *proxy.Config) { c.Routes = nil }, []string{"routes: must list at least one route"}},
 	}
 	for _, tc := range tests {

@@ -9,8 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -216,7 +214,6 @@ func (p *Proxy) Start(ctx context.Context) (err error) {
 			err = errors.Join(err, p.shutdownLocked(context.WithoutCancel(ctx)))
 		}
 	}()
-	setGCPercent(p.cfg.GCPercent)
 	bg, cancel := context.WithCancel(context.Background())
 	p.cancel = cancel
 	if p.jwt != nil {
@@ -392,13 +389,4 @@ func (p *Proxy) shutdownLocked(ctx context.Context) error {
 		p.logger.Info("proxy: stopped")
 	}
 	return errors.Join(errs...)
-}
-
-// setGCPercent gives the process the configured GC target, unless it is 0
-// or GOGC was set in the environment (the operator's choice wins). The
-// setting is the process's: `tapline proxy` runs the proxy alone.
-func setGCPercent(pct int) {
-	if pct > 0 && os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(pct)
-	}
 }

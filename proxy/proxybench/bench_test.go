@@ -294,15 +294,28 @@ func BenchmarkTapVsNginx(b *testing.B) {
 	ca := proxytest.NewCA(b, "Bench CA")
 	srv := ca.ServerCert(b, "localhost")
 	client := ca.Issue(b, proxytest.Leaf{CommonName: "loadgen", SPIFFEID: "spiffe://example.org/ns/bench/sa/loadgen"})
-	for name, data := range map[string][]byte{"server.pem": srv.CertPEM, "server-key.pem": srv.KeyPEM, "ca.pem": ca.PEM} {
-		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+	// Each proxy process gets a directory of its own (the certificates,
+	// and its embedded NATS JetStream's store, which must not be shared).
+	procDir := func(name string) string {
+		d := filepath.Join(dir, name)
+		if err := os.MkdirAll(d, 0o755); err != nil {
 			b.Fatal(err)
 		}
+		for file, data := range map[string][]byte{"server.pem": srv.CertPEM, "server-key.pem": srv.KeyPEM, "ca.pem": ca.PEM} {
+			if err := os.WriteFile(filepath.Join(d, file), data, 0o644); err != nil {
+				b.Fatal(err)
+			}
+		}
+		return d
 	}
+	procDir(".") // nginx's
 
 	up, upPID := child(b, "upstream")
-	baseEnv := append([]string{"PROXYBENCH_DIR=" + dir, "PROXYBENCH_UPSTREAM=" + up}, strings.Fields(*tapSettings)...)
-	tapEnv := baseEnv
+	settings := append([]string{"PROXYBENCH_UPSTREAM=" + up}, strings.Fields(*tapSettings)...)
+	envFor := func(name string, more ...string) []string {
+		return append(append([]string{"PROXYBENCH_DIR=" + procDir(name)}, settings...), more...)
+	}
+	tapEnv := envFor("tap")
 	if *tapProfile != "" {
 		abs, err := filepath.Abs(*tapProfile)
 		if err != nil {
@@ -332,11 +345,11 @@ func BenchmarkTapVsNginx(b *testing.B) {
 		{"tap", "https://" + tapAddr + "/bench", newClient(true), tapPID},
 	}
 	if *baseline != "" {
-		base, basePID := childOf(b, *baseline, "tap", baseEnv...)
+		base, basePID := childOf(b, *baseline, "tap", envFor("baseline")...)
 		targets = append(targets, target{"baseline", "https://" + base + "/bench", newClient(true), basePID})
 	}
 	if *withoutEvents {
-		off, offPID := child(b, "tap", append(baseEnv[:len(baseEnv):len(baseEnv)], "PROXYBENCH_NO_EVENTS=1")...)
+		off, offPID := child(b, "tap", envFor("no-events", "PROXYBENCH_NO_EVENTS=1")...)
 		targets = append(targets, target{"proxy-no-events", "https://" + off + "/bench", newClient(true), offPID})
 	}
 	if nginxAddr != "" {
