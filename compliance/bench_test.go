@@ -120,3 +120,53 @@ func BenchmarkReport30Days(b *testing.B) {
 	b.ReportMetric(float64(reportTime)/float64(scanTime), "x-baseline-scan")
 	b.ReportMetric(float64(n), "events")
 }
+
+// BenchmarkRollupIngestCost measures what the materialized views of the
+// per-request and per-trace rollups (migration 0012) add to inserting
+// access events and spans: the same batches of 10,000 rows go into two
+// databases of one chDB, one with every view and one without the two of
+// 0012, alternating which goes first, in the same run. x-access-insert and
+// x-span-insert are the time with the views over the time without them;
+// the rows are the report benchmark's (spans without attributes, so the
+// views weigh more than beside realistic spans).
+func BenchmarkRollupIngestCost(b *testing.B) {
+	ctx := context.Background()
+	with := compliancetest.Engine(b)
+	without := compliancetest.Engine(b)
+	for _, q := range []string{"DROP VIEW compliance_requests_daily_mv", "DROP VIEW compliance_traces_daily_mv"} {
+		if err := without.Exec(ctx, q, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	const batch, batches = 10_000, 20
+	start := time.Now().UTC().Add(-48 * time.Hour)
+	var took [2][2]time.Duration // [with, without][access, spans]
+	insert := func(eng store.Engine, d compliancetest.Dataset) time.Duration {
+		t0 := time.Now()
+		if err := compliancetest.Insert(ctx, eng, d); err != nil {
+			b.Fatal(err)
+		}
+		return time.Since(t0)
+	}
+	b.ResetTimer()
+	for i := range b.N {
+		for k := range batches {
+			first := (i*batches + k) * batch
+			d := compliancetest.VolumeRows(start, 1, b.N*batches*batch, first, first+batch)
+			access, spans := compliancetest.Dataset{Access: d.Access}, compliancetest.Dataset{Spans: d.Spans}
+			engines := []store.Engine{with, without}
+			for n := range 2 {
+				e := (n + k) % 2 // alternate which database goes first
+				took[e][0] += insert(engines[e], access)
+				took[e][1] += insert(engines[e], spans)
+			}
+		}
+	}
+	rows := float64(b.N * batches * batch)
+	b.ReportMetric(float64(took[0][0])/float64(took[1][0]), "x-access-insert")
+	b.ReportMetric(float64(took[0][1])/float64(took[1][1]), "x-span-insert")
+	b.ReportMetric(rows/took[0][0].Seconds(), "access-rows/s")
+	b.ReportMetric(rows/took[1][0].Seconds(), "access-rows/s-without")
+	b.ReportMetric(rows/took[0][1].Seconds(), "span-rows/s")
+	b.ReportMetric(rows/took[1][1].Seconds(), "span-rows/s-without")
+}
