@@ -44,6 +44,7 @@ type upConn struct {
 	br    *bufio.Reader
 	bw    *bufio.Writer
 	since time.Time // idle since
+	hb    headerBuf // the answers' header, for Forward's exchanges
 }
 
 func newH1Client(addr string, c UpstreamConfig) *h1Client {
@@ -84,7 +85,7 @@ func (t *h1Client) RoundTrip(req *http.Request) (*http.Response, error) {
 // must be read to the end or closed. in is the client's request: its method
 // and context. The request can always be replayed, since write can run again.
 func (t *h1Client) Forward(in *http.Request, write func(*bufio.Writer) error) (*http.Response, error) {
-	x := exchange{req: in, write: write}
+	x := exchange{req: in, write: write, reuseHeader: true}
 	return t.do(in.Context(), &x, true, nil)
 }
 
@@ -93,6 +94,9 @@ type exchange struct {
 	req   *http.Request // the answer is read for its method (HEAD has no body)
 	write func(*bufio.Writer) error
 	close bool // the request asks to close the connection after the answer
+	// reuseHeader: the answer's header may live in the connection's
+	// reused map (its reader is done with it before the body ends).
+	reuseHeader bool
 }
 
 // do runs an exchange, on an idle connection if there is one; when a
@@ -153,7 +157,7 @@ func (t *h1Client) get(ctx context.Context, replayable bool) (*upConn, bool, err
 		return nil, false, err
 	}
 	rc := &readCounter{r: c}
-	return &upConn{c: c, rc: rc, br: bufio.NewReaderSize(rc, 8<<10), bw: bufio.NewWriterSize(c, t.writeBufferLen)}, false, nil
+	return &upConn{c: c, rc: rc, br: bufio.NewReaderSize(rc, 8<<10), bw: bufio.NewWriterSize(c, t.writeBufferLen), hb: headerBuf{reuse: true}}, false, nil
 }
 
 // put keeps a connection for the next request, or closes it.
@@ -217,7 +221,11 @@ func (t *h1Client) roundTrip(ctx context.Context, pc *upConn, x *exchange, reuse
 	for {
 		var err error
 		var ok bool
-		if resp, ok = readPlainResponse(pc.br, x.req); !ok {
+		hb := &headerBuf{}
+		if x.reuseHeader {
+			hb = &pc.hb
+		}
+		if resp, ok = readPlainResponse(pc.br, x.req, hb); !ok {
 			resp, err = http.ReadResponse(pc.br, x.req)
 		}
 		if err != nil {

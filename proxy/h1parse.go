@@ -20,12 +20,24 @@ import (
 // (TestPlainRequestMatchesReadRequest, TestPlainResponseMatchesReadResponse
 // and their fuzz targets).
 
+// headerBuf is a connection's header map and value slice, reused from one
+// head to the next: a head's header must not be used after the next head
+// is read on the same connection (the HTTP/1.1 loop serves one request at
+// a time; the direct forwarding path copies an answer's header to the
+// client before its body, and so before the connection can carry another
+// exchange). The zero value allocates afresh each time.
+type headerBuf struct {
+	reuse bool
+	hdr   http.Header
+	vals  []string
+}
+
 // readPlainRequest reads a request whose head simpleRequestHead has
 // accepted (it is in br's buffer), unless something in it is out of the
 // ordinary (a Pragma header, a malformed name or target); then it reports
 // false, consumes nothing, and http.ReadRequest reads the request (and
 // gives its errors).
-func readPlainRequest(br *bufio.Reader) (*http.Request, bool) {
+func readPlainRequest(br *bufio.Reader, hb *headerBuf) (*http.Request, bool) {
 	buf, _ := br.Peek(br.Buffered())
 	end := headEnd(buf)
 	if end < 0 {
@@ -50,7 +62,7 @@ func readPlainRequest(br *bufio.Reader) (*http.Request, bool) {
 	if err != nil {
 		return nil, false
 	}
-	hdr, length, ok := readPlainHeader(rest)
+	hdr, length, ok := hb.read(rest)
 	if !ok || len(hdr["Host"]) > 1 || len(hdr["Content-Length"]) > 1 {
 		return nil, false
 	}
@@ -73,15 +85,29 @@ func readPlainRequest(br *bufio.Reader) (*http.Request, bool) {
 	return req, true
 }
 
-// readPlainHeader reads header lines (up to the empty line) into a header,
-// with the body's declared length (0 when none is declared). It reports
-// false for what the plain readers leave to net/http: malformed lines,
+// read reads header lines (up to the empty line) into a header, with the
+// body's declared length (0 when none is declared). It reports false for
+// what the plain readers leave to net/http: malformed lines,
 // Transfer-Encoding, Trailer, Pragma (net/http adds Cache-Control for it),
 // an invalid or repeated Content-Length.
-func readPlainHeader(rest string) (http.Header, int64, bool) {
+func (hb *headerBuf) read(rest string) (http.Header, int64, bool) {
 	lines := strings.Count(rest, "\n")
-	hdr := make(http.Header, lines)
-	vals := make([]string, 0, lines)
+	var hdr http.Header
+	var vals []string
+	if hb.reuse && hb.hdr != nil {
+		hdr, vals = hb.hdr, hb.vals[:0]
+		clear(hdr)
+	} else {
+		hdr, vals = make(http.Header, lines), make([]string, 0, lines)
+		if hb.reuse {
+			hb.hdr = hdr
+		}
+	}
+	defer func() {
+		if hb.reuse {
+			hb.vals = vals[:0]
+		}
+	}()
 	length, lengths := int64(0), 0
 	for rest != "" {
 		var line string
@@ -93,7 +119,7 @@ func readPlainHeader(rest string) (http.Header, int64, bool) {
 		if !ok || !validFieldName(name) || !validValueString(value) {
 			return nil, 0, false
 		}
-		value = strings.Trim(value, " \t")
+		value = trimOWS(value)
 		key := textproto.CanonicalMIMEHeaderKey(name) // allocates only when not canonical
 		switch key {
 		case "Transfer-Encoding", "Trailer", "Pragma":
@@ -120,7 +146,7 @@ func readPlainHeader(rest string) (http.Header, int64, bool) {
 // Trailer or Pragma, well-formed header lines, and a head that fits br's
 // buffer. For anything else it reports false and consumes nothing, and
 // http.ReadResponse reads the answer (and gives its errors).
-func readPlainResponse(br *bufio.Reader, req *http.Request) (*http.Response, bool) {
+func readPlainResponse(br *bufio.Reader, req *http.Request, hb *headerBuf) (*http.Response, bool) {
 	if req.Method == http.MethodHead {
 		return nil, false
 	}
@@ -154,7 +180,7 @@ func readPlainResponse(br *bufio.Reader, req *http.Request) (*http.Response, boo
 		return nil, false
 	}
 	status := line[9:]
-	hdr, length, ok := readPlainHeader(rest)
+	hdr, length, ok := hb.read(rest)
 	if !ok || len(hdr["Content-Length"]) != 1 {
 		return nil, false // no length (read to close): http.ReadResponse decides
 	}
@@ -187,12 +213,23 @@ func cutLine(s string) (line, rest string) {
 func hasToken(vv []string, token string) bool {
 	for _, v := range vv {
 		for part := range strings.SplitSeq(v, ",") {
-			if asciiEqualFold([]byte(strings.Trim(part, " \t")), token) {
+			if asciiEqualFold([]byte(trimOWS(part)), token) {
 				return true
 			}
 		}
 	}
 	return false
+}
+
+// trimOWS trims spaces and tabs at both ends.
+func trimOWS(s string) string {
+	for s != "" && (s[0] == ' ' || s[0] == '\t') {
+		s = s[1:]
+	}
+	for s != "" && (s[len(s)-1] == ' ' || s[len(s)-1] == '\t') {
+		s = s[:len(s)-1]
+	}
+	return s
 }
 
 // validValueString is validValue for a string.

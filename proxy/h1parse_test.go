@@ -52,9 +52,10 @@ var plainResponses = []struct {
 // length, close, body and the body's end), and what it does not take is
 // left unread for http.ReadResponse.
 func TestPlainResponseMatchesReadResponse(t *testing.T) {
+	hb := &headerBuf{reuse: true} // one connection's, as on the direct path
 	for _, tc := range plainResponses {
 		t.Run(tc.name, func(t *testing.T) {
-			took, msg := comparePlainResponse(tc.method, tc.raw)
+			took, msg := comparePlainResponse(tc.method, tc.raw, hb)
 			require.Empty(t, msg)
 			require.Equal(t, tc.plain, took)
 		})
@@ -65,7 +66,7 @@ func TestPlainResponseMatchesReadResponse(t *testing.T) {
 func TestPlainResponseReadsInPieces(t *testing.T) {
 	raw := "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A: b\r\n\r\nhello"
 	br := bufio.NewReaderSize(iotest.OneByteReader(strings.NewReader(raw)), 4096)
-	resp, ok := readPlainResponse(br, &http.Request{Method: "GET"})
+	resp, ok := readPlainResponse(br, &http.Request{Method: "GET"}, &headerBuf{})
 	require.True(t, ok)
 	require.Equal(t, "b", resp.Header.Get("X-A"))
 	body, err := io.ReadAll(resp.Body)
@@ -77,8 +78,9 @@ func FuzzPlainResponse(f *testing.F) {
 	for _, tc := range plainResponses {
 		f.Add(tc.method, tc.raw)
 	}
+	hb := &headerBuf{reuse: true}
 	f.Fuzz(func(t *testing.T, method, raw string) {
-		if _, msg := comparePlainResponse(method, raw); msg != "" {
+		if _, msg := comparePlainResponse(method, raw, hb); msg != "" {
 			t.Fatal(msg)
 		}
 	})
@@ -86,10 +88,10 @@ func FuzzPlainResponse(f *testing.F) {
 
 // comparePlainResponse reads raw with both readers; msg says how they
 // differ ("" when they agree).
-func comparePlainResponse(method, raw string) (took bool, msg string) {
+func comparePlainResponse(method, raw string, hb *headerBuf) (took bool, msg string) {
 	req := &http.Request{Method: method}
 	br := bufio.NewReaderSize(strings.NewReader(raw), 4096)
-	got, ok := readPlainResponse(br, req)
+	got, ok := readPlainResponse(br, req, hb)
 	if !ok {
 		if br.Buffered() > 0 {
 			if rest, _ := io.ReadAll(br); string(rest) != raw {
@@ -178,9 +180,10 @@ var plainRequests = []struct {
 // reads exactly as http.ReadRequest reads it, and what it does not take is
 // left unread.
 func TestPlainRequestMatchesReadRequest(t *testing.T) {
+	hb := &headerBuf{reuse: true} // one connection's, as on the HTTP/1.1 loop
 	for _, tc := range plainRequests {
 		t.Run(tc.name, func(t *testing.T) {
-			took, msg := comparePlainRequest(tc.raw)
+			took, msg := comparePlainRequest(tc.raw, hb)
 			require.Empty(t, msg)
 			require.Equal(t, tc.plain, took)
 		})
@@ -191,8 +194,9 @@ func FuzzPlainRequest(f *testing.F) {
 	for _, tc := range plainRequests {
 		f.Add(tc.raw)
 	}
+	hb := &headerBuf{reuse: true}
 	f.Fuzz(func(t *testing.T, raw string) {
-		if _, msg := comparePlainRequest(raw); msg != "" {
+		if _, msg := comparePlainRequest(raw, hb); msg != "" {
 			t.Fatal(msg)
 		}
 	})
@@ -200,10 +204,10 @@ func FuzzPlainRequest(f *testing.F) {
 
 // comparePlainRequest reads raw with both readers; msg says how they differ
 // ("" when they agree).
-func comparePlainRequest(raw string) (took bool, msg string) {
+func comparePlainRequest(raw string, hb *headerBuf) (took bool, msg string) {
 	br := bufio.NewReaderSize(strings.NewReader(raw), 4096)
 	_, _ = br.Peek(1) // the HTTP/1.1 loop has the head in the buffer
-	got, ok := readPlainRequest(br)
+	got, ok := readPlainRequest(br, hb)
 	if !ok {
 		if rest, _ := io.ReadAll(br); string(rest) != raw {
 			return false, "consumed bytes it did not take"

@@ -56,6 +56,7 @@ func (p *Proxy) serveH1(l *listener, conn *tls.Conn, tc *trackedConn) net.Conn {
 	remote := tc.RemoteAddr().String()
 	w := &h1Writer{conn: conn, raw: tc.Conn, br: br, bw: bw, header: http.Header{}}
 	maxHead := min(h1BufferBytes, int(l.cfg.MaxHeaderBytes))
+	hb := headerBuf{reuse: true} // one request at a time: its header is reused
 	for first := true; ; first = false {
 		if !first && br.Buffered() == 0 {
 			if !p.waitNextRequest(l, conn, br) {
@@ -78,7 +79,7 @@ func (p *Proxy) serveH1(l *listener, conn *tls.Conn, tc *trackedConn) net.Conn {
 			_ = conn.SetReadDeadline(time.Time{})
 			return &handedConn{Conn: conn, br: br}
 		}
-		req, plain := readPlainRequest(br)
+		req, plain := readPlainRequest(br, &hb)
 		if !plain {
 			req, err = http.ReadRequest(br)
 		}
