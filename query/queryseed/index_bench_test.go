@@ -1,6 +1,7 @@
 package queryseed_test
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -19,9 +20,10 @@ func BenchmarkSkipIndexValue(b *testing.B) {
 	const noCache = " SETTINGS use_query_condition_cache = 0"
 	const noIndexes = ", use_skip_indexes = 0, query_plan_direct_read_from_text_index = 0"
 	search := "SELECT TraceId, max(Timestamp) AS M FROM otel_traces WHERE Timestamp >= {s:DateTime64(9)} AND Timestamp < {e:DateTime64(9)} AND %s GROUP BY TraceId ORDER BY M DESC, TraceId DESC LIMIT 21"
+	// Attribute equality as SearchTraces writes it for the default
+	// (bloom-filter) layout.
 	eq := func(k, v string) string {
-		kv := "'" + k + "=" + v + "'"
-		return "((has(SpanAttributeItems, " + kv + ") AND SpanAttributes['" + k + "'] = '" + v + "') OR (has(ResourceAttributeItems, " + kv + ") AND ResourceAttributes['" + k + "'] = '" + v + "'))"
+		return "(SpanAttributes['" + k + "'] = '" + v + "' OR ResourceAttributes['" + k + "'] = '" + v + "')"
 	}
 	cases := []struct {
 		name, cond string
@@ -43,7 +45,7 @@ func BenchmarkSkipIndexValue(b *testing.B) {
 			cond := c.cond
 			if c.name == "request_id_attribute_24h" {
 				// one nginx request id of the seeded data per call
-				cond = "((has(SpanAttributeItems, concat('tapline.request_id=', {rid:String})) AND SpanAttributes['tapline.request_id'] = {rid:String}) OR (has(ResourceAttributeItems, concat('tapline.request_id=', {rid:String})) AND ResourceAttributes['tapline.request_id'] = {rid:String}))"
+				cond = "(SpanAttributes['tapline.request_id'] = {rid:String} OR ResourceAttributes['tapline.request_id'] = {rid:String})"
 				params = func(i int) store.Params {
 					return store.Params{"s": env.end.Add(-c.window), "e": env.end, "rid": env.requests[i%len(env.requests)]}
 				}
@@ -70,6 +72,82 @@ func BenchmarkSkipIndexValue(b *testing.B) {
 			b.ReportMetric(ms(p50), "indexed_p50_ms")
 			b.ReportMetric(ms(base), "unindexed_p50_ms")
 			b.ReportMetric(float64(p50)/float64(base), "indexed/unindexed")
+			b.ReportMetric(0, "ns/op")
+		})
+	}
+}
+
+// BenchmarkAttributeIndexLayouts compares the two skip-index layouts for
+// attribute filters on the benchmark's data: the text layout's text
+// indexes on the 'key=value' items, queried as SearchTraces writes filters
+// for them (has(items) confirmed on the map), against the bloom filters on
+// the map values that migration 0013 made the default, queried on the map
+// alone. The text indexes are added for the run under names of their own
+// (and dropped after it), built for the whole table first; each query runs
+// with only its own layout's indexes (ignore_data_skipping_indices), the
+// two layouts taking turns. text/bloom above 1 means the bloom filters are
+// faster.
+func BenchmarkAttributeIndexLayouts(b *testing.B) {
+	setup(b)
+	ctx := b.Context()
+	for _, q := range []string{
+		"ALTER TABLE otel_traces ADD INDEX IF NOT EXISTS bench_text_span_items SpanAttributeItems TYPE text(tokenizer = 'array')",
+		"ALTER TABLE otel_traces ADD INDEX IF NOT EXISTS bench_text_res_items ResourceAttributeItems TYPE text(tokenizer = 'array')",
+		"ALTER TABLE otel_traces MATERIALIZE INDEX bench_text_span_items SETTINGS mutations_sync = 2",
+		"ALTER TABLE otel_traces MATERIALIZE INDEX bench_text_res_items SETTINGS mutations_sync = 2",
+	} {
+		if err := env.eng.Exec(ctx, q, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Cleanup(func() {
+		_ = env.eng.Exec(context.Background(), "ALTER TABLE otel_traces DROP INDEX IF EXISTS bench_text_span_items, DROP INDEX IF EXISTS bench_text_res_items", nil)
+	})
+	const (
+		textOnly  = " SETTINGS use_query_condition_cache = 0, ignore_data_skipping_indices = 'idx_span_attr_value,idx_res_attr_value'"
+		bloomOnly = " SETTINGS use_query_condition_cache = 0, ignore_data_skipping_indices = 'bench_text_span_items,bench_text_res_items'"
+	)
+	search := "SELECT TraceId, max(Timestamp) AS M FROM otel_traces WHERE Timestamp >= {s:DateTime64(9)} AND Timestamp < {e:DateTime64(9)} AND %s GROUP BY TraceId ORDER BY M DESC, TraceId DESC LIMIT 21"
+	textEq := func(m, items, k string) string {
+		return "(has(" + items + ", concat('" + k + "=', {v:String})) AND " + m + "['" + k + "'] = {v:String})"
+	}
+	bloomEq := func(m, k string) string { return m + "['" + k + "'] = {v:String}" }
+	cases := []struct {
+		name, key string
+		resource  bool
+		value     func(i int) string
+	}{
+		{"request_id", "tapline.request_id", false, func(i int) string { return env.requests[i%len(env.requests)] }},
+		{"tenant_1in1000", "tenant.id", false, func(i int) string { return fmt.Sprintf("tenant-%d", 300+i%100) }},
+		{"resource_host", "host.name", true, func(int) string { return "payments-7f9c-1" }},
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			m, items := "SpanAttributes", "SpanAttributeItems"
+			if c.resource {
+				m, items = "ResourceAttributes", "ResourceAttributeItems"
+			}
+			text := fmt.Sprintf(search, textEq(m, items, c.key)) + textOnly
+			bloom := fmt.Sprintf(search, bloomEq(m, c.key)) + bloomOnly
+			var tl, bl []time.Duration
+			for i := range b.N {
+				p := store.Params{"s": env.end.Add(-24 * time.Hour), "e": env.end, "v": c.value(i)}
+				for _, v := range []struct {
+					sql string
+					lat *[]time.Duration
+				}{{text, &tl}, {bloom, &bl}} {
+					t0 := time.Now()
+					if err := drain(v.sql, p); err != nil {
+						b.Fatal(err)
+					}
+					*v.lat = append(*v.lat, time.Since(t0))
+				}
+			}
+			tp50, _ := percentiles(tl)
+			bp50, _ := percentiles(bl)
+			b.ReportMetric(ms(tp50), "text_p50_ms")
+			b.ReportMetric(ms(bp50), "bloom_p50_ms")
+			b.ReportMetric(float64(tp50)/float64(bp50), "text/bloom")
 			b.ReportMetric(0, "ns/op")
 		})
 	}
