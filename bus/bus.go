@@ -57,7 +57,13 @@ func (b *Bus) Start(ctx context.Context) (err error) {
 		// Connect to the address actually bound (port 0 picks one).
 		cfg.Embedded.Listen = b.embedded.Addr()
 	}
-	b.nc, b.js, err = Connect(ctx, cfg, b.logger)
+	var extra []nats.Option
+	if b.embedded != nil {
+		// In the same process: no socket between this connection and the
+		// server (others, such as the collector's, still use the port).
+		extra = append(extra, nats.InProcessServer(b.embedded.Server()))
+	}
+	b.nc, b.js, err = Connect(ctx, cfg, b.logger, extra...)
 	if err != nil {
 		return err
 	}
