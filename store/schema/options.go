@@ -11,8 +11,8 @@ import (
 // Index layouts for the otel_* tables (Options.Indexes).
 const (
 	// IndexesAuto is Tapline's choice, currently IndexesBloom: on 11.4
-	// million spans the bloom filters pruned attribute and trace-id lookups
-	// as well as the text indexes or better, and cost far less at insert
+	// million spans the bloom filters kept attribute searches within 1.5×
+	// of the text indexes either way, and cost far less at insert
 	// (docs/BENCHMARKS.md, "Storage").
 	IndexesAuto = "auto"
 	// IndexesText uses text indexes (tokenizer 'array'), the layout of the
