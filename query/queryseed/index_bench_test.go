@@ -51,28 +51,7 @@ func BenchmarkSkipIndexValue(b *testing.B) {
 				}
 			}
 			sql := fmt.Sprintf(search, cond)
-			// With and without the indexes take turns, so that load from
-			// other work slows both alike.
-			with := make([]time.Duration, 0, b.N)
-			without := make([]time.Duration, 0, b.N)
-			for i := range b.N {
-				for _, v := range []struct {
-					sql string
-					lat *[]time.Duration
-				}{{sql + noCache, &with}, {sql + noCache + noIndexes, &without}} {
-					t0 := time.Now()
-					if err := drain(v.sql, params(i)); err != nil {
-						b.Fatal(err)
-					}
-					*v.lat = append(*v.lat, time.Since(t0))
-				}
-			}
-			p50, _ := percentiles(with)
-			base, _ := percentiles(without)
-			b.ReportMetric(ms(p50), "indexed_p50_ms")
-			b.ReportMetric(ms(base), "unindexed_p50_ms")
-			b.ReportMetric(float64(p50)/float64(base), "indexed/unindexed")
-			b.ReportMetric(0, "ns/op")
+			compareP50(b, params, sql+noCache, "indexed", sql+noCache+noIndexes, "unindexed")
 		})
 	}
 }
@@ -129,26 +108,33 @@ func BenchmarkAttributeIndexLayouts(b *testing.B) {
 			}
 			text := fmt.Sprintf(search, textEq(m, items, c.key)) + textOnly
 			bloom := fmt.Sprintf(search, bloomEq(m, c.key)) + bloomOnly
-			var tl, bl []time.Duration
-			for i := range b.N {
-				p := store.Params{"s": env.end.Add(-24 * time.Hour), "e": env.end, "v": c.value(i)}
-				for _, v := range []struct {
-					sql string
-					lat *[]time.Duration
-				}{{text, &tl}, {bloom, &bl}} {
-					t0 := time.Now()
-					if err := drain(v.sql, p); err != nil {
-						b.Fatal(err)
-					}
-					*v.lat = append(*v.lat, time.Since(t0))
-				}
+			params := func(i int) store.Params {
+				return store.Params{"s": env.end.Add(-24 * time.Hour), "e": env.end, "v": c.value(i)}
 			}
-			tp50, _ := percentiles(tl)
-			bp50, _ := percentiles(bl)
-			b.ReportMetric(ms(tp50), "text_p50_ms")
-			b.ReportMetric(ms(bp50), "bloom_p50_ms")
-			b.ReportMetric(float64(tp50)/float64(bp50), "text/bloom")
-			b.ReportMetric(0, "ns/op")
+			compareP50(b, params, text, "text", bloom, "bloom")
 		})
 	}
+}
+
+// compareP50 runs two queries b.N times each, taking turns so that load
+// from other work slows both alike, and reports each one's median and
+// the ratio of the first's to the second's.
+func compareP50(b *testing.B, params func(i int) store.Params, sqlA, nameA, sqlB, nameB string) {
+	b.Helper()
+	lats := [2][]time.Duration{}
+	for i := range b.N {
+		for j, sql := range []string{sqlA, sqlB} {
+			t0 := time.Now()
+			if err := drain(sql, params(i)); err != nil {
+				b.Fatal(err)
+			}
+			lats[j] = append(lats[j], time.Since(t0))
+		}
+	}
+	a, _ := percentiles(lats[0])
+	z, _ := percentiles(lats[1])
+	b.ReportMetric(ms(a), nameA+"_p50_ms")
+	b.ReportMetric(ms(z), nameB+"_p50_ms")
+	b.ReportMetric(float64(a)/float64(z), nameA+"/"+nameB)
+	b.ReportMetric(0, "ns/op")
 }
