@@ -150,19 +150,9 @@ func readPlainResponse(br *bufio.Reader, req *http.Request, hb *headerBuf) (*htt
 	if req.Method == http.MethodHead {
 		return nil, false
 	}
-	var head []byte
-	for {
-		buf, _ := br.Peek(br.Buffered())
-		if i := headEnd(buf); i >= 0 {
-			head = buf[:i]
-			break
-		}
-		if len(buf) >= br.Size() {
-			return nil, false
-		}
-		if _, err := br.Peek(len(buf) + 1); err != nil {
-			return nil, false // http.ReadResponse reads again and reports it
-		}
+	head, ok, _ := peekHead(br, br.Size())
+	if !ok {
+		return nil, false // http.ReadResponse reads again and reports any error
 	}
 	s := string(head)
 	line, rest := cutLine(s)

@@ -186,19 +186,12 @@ func (p *Proxy) isDraining() bool {
 // bytes) and reports whether this loop serves it (see above). It consumes
 // nothing.
 func simpleRequestHead(br *bufio.Reader, max int) (bool, error) {
-	var head []byte
-	for {
-		buf, _ := br.Peek(br.Buffered())
-		if i := headEnd(buf); i >= 0 {
-			head = buf[:i]
-			break
-		}
-		if len(buf) >= max {
-			return false, nil // a large head: http.Server answers it (431)
-		}
-		if _, err := br.Peek(len(buf) + 1); err != nil {
-			return false, err // closed, or too slow (as net/http, no answer)
-		}
+	head, ok, err := peekHead(br, max)
+	if err != nil {
+		return false, err // closed, or too slow (as net/http, no answer)
+	}
+	if !ok {
+		return false, nil // a large head: http.Server answers it (431)
 	}
 	line, rest, _ := bytes.Cut(head, []byte("\n"))
 	line = bytes.TrimSuffix(line, []byte("\r"))
@@ -245,6 +238,24 @@ func simpleRequestHead(br *bufio.Reader, max int) (bool, error) {
 		return false, nil
 	}
 	return true, nil
+}
+
+// peekHead waits until br holds a whole head (through its blank line) of
+// at most max bytes and returns it without consuming anything. ok is false
+// when the head is longer than max or a read ended the wait (err).
+func peekHead(br *bufio.Reader, max int) (head []byte, ok bool, err error) {
+	for {
+		buf, _ := br.Peek(br.Buffered())
+		if i := headEnd(buf); i >= 0 {
+			return buf[:i], true, nil
+		}
+		if len(buf) >= max {
+			return nil, false, nil
+		}
+		if _, err := br.Peek(len(buf) + 1); err != nil {
+			return nil, false, err
+		}
+	}
 }
 
 // headEnd returns the length of the request head in buf, through the empty
