@@ -58,7 +58,8 @@ func NewNativeBlock(names []string, types []*Type) (*NativeBlock, error) {
 // Rows is the number of rows appended since the block was made or reset.
 func (b *NativeBlock) Rows() int { return b.rows }
 
-// Size is the number of bytes WriteTo writes, header included, roughly.
+// Size is the number of bytes of column data in the block; WriteTo adds
+// the counts and each column's name and type.
 func (b *NativeBlock) Size() int {
 	n := 0
 	for _, c := range b.cols {
