@@ -27,13 +27,28 @@ import (
 // Insert benchmarks: realistic spans (10 span attributes, 5 resource
 // attributes, 2 events with attributes, random ids, about 1.1 KB as JSON)
 // into the otel_traces table of Tapline's migrations, in batches of
-// benchBatch rows. Each op inserts one batch per connection; rows/s is the
-// whole step (encoding and insert), and x-json / x-noindex compare with the
-// baseline measured in the same run.
+// benchBatch rows (TAPLINE_BENCH_BATCH to change it; ingest's default
+// batch of 16 MiB of OTLP holds about 25,000 such spans). Each op inserts
+// one batch per connection; rows/s is the whole step (encoding and insert),
+// and x-json / x-noindex compare with the baseline measured in the same run.
 //
 //	go test -run '^$' -bench . -benchtime 4x ./store/chdb/
+//	TAPLINE_BENCH_BATCH=25000 go test -run '^$' -bench 'InsertFormats/table=otel_traces' -benchtime 8x ./store/chdb/
 
 const benchBatch = 10_000
+
+// benchBatchSize is benchBatch, or TAPLINE_BENCH_BATCH when set.
+func benchBatchSize(b *testing.B) int {
+	s := os.Getenv("TAPLINE_BENCH_BATCH")
+	if s == "" {
+		return benchBatch
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n <= 0 {
+		b.Fatalf("TAPLINE_BENCH_BATCH: want rows per batch, got %q", s)
+	}
+	return n
+}
 
 // spanColumns are the otel_traces columns a span row fills, in order.
 var spanColumns = []string{
@@ -385,8 +400,9 @@ func benchInsert(b *testing.B, e store.Engine, newTable tableSetup, conns int, i
 	table := newTable(b)
 	rng := rand.New(rand.NewPCG(1, uint64(conns)))
 	batches := make([][]benchSpan, conns)
+	size := benchBatchSize(b)
 	for i := range batches {
-		batches[i] = newBenchSpans(rng, benchBatch)
+		batches[i] = newBenchSpans(rng, size)
 	}
 	var cpu time.Duration
 	b.ResetTimer()
@@ -412,7 +428,7 @@ func benchInsert(b *testing.B, e store.Engine, newTable tableSetup, conns int, i
 			}
 		}
 	}
-	rows := float64(b.N * conns * benchBatch)
+	rows := float64(b.N * conns * size)
 	rate := insertRate{wall: rows / b.Elapsed().Seconds(), cpu: rows / cpu.Seconds()}
 	b.ReportMetric(rate.wall, "rows/s")
 	b.ReportMetric(rate.cpu, "rows/cpu-s")
@@ -489,9 +505,23 @@ func migrated(e store.Engine) tableSetup {
 	}
 }
 
+// migratedWide is migrated with the part format of before migration 0014:
+// ClickHouse's default, Wide parts (a file per column) from 10 MiB on.
+func migratedWide(e store.Engine) tableSetup {
+	return func(b *testing.B) string {
+		table := migrated(e)(b)
+		exec(b, e, "ALTER TABLE otel_traces MODIFY SETTING min_bytes_for_wide_part = 10485760")
+		b.Cleanup(func() {
+			_ = e.Exec(context.Background(), "ALTER TABLE otel_traces MODIFY SETTING min_bytes_for_wide_part = 268435456", nil)
+		})
+		return table
+	}
+}
+
 // BenchmarkInsertFormats compares the insert formats, and one against two
 // connections inserting at once, into otel_traces as migrated (the default
-// skip indexes and its materialized views) and into a copy without skip
+// skip indexes and its materialized views), the same with the Wide parts of
+// before migration 0014 ("otel_traces-wide"), and into a copy without skip
 // indexes or views ("plain"). A Null table (parsing only, nothing stored) and
 // encoding alone show where the time goes.
 func BenchmarkInsertFormats(b *testing.B) {
@@ -502,6 +532,7 @@ func BenchmarkInsertFormats(b *testing.B) {
 		setup tableSetup
 	}{
 		{"otel_traces", migrated(e)},
+		{"otel_traces-wide", migratedWide(e)},
 		{"plain", freshCopy(e, tableIndexes(b, e, "otel_traces")...)},
 		{"null", freshNull(e)},
 	}
@@ -690,6 +721,56 @@ func BenchmarkInsertCodecs(b *testing.B) {
 		})
 		b.Run(fmt.Sprintf("codec=lz4/indexes=none/conns=%d", conns), func(b *testing.B) {
 			benchInsert(b, e, freshCopyCodec(e, lz4, indexes...), conns, insertBatch, baseline, "x-zstd")
+		})
+	}
+}
+
+// BenchmarkInsertPartFormat compares the part format of migration 0014
+// (Compact parts up to 256 MiB) with ClickHouse's default (Wide from 10 MiB
+// on), on two copies of otel_traces with its skip indexes (without the
+// views, which the setting does not change). Each op inserts the same batch
+// into both copies, one after the other, alternating which goes first, so
+// that both see the same machine and each other's background merges; the
+// figures are per copy, and x-wide is the Compact copy's rate over the Wide
+// one's. Batches of 10,000 and 25,000 spans (about what ingest's default
+// 16 MiB batch holds), on one connection.
+//
+//	go test -run '^$' -bench BenchmarkInsertPartFormat -benchtime 20x ./store/chdb/
+func BenchmarkInsertPartFormat(b *testing.B) {
+	chdbtest.RequireLibrary(b)
+	e := openBenchEngine(b, schema.IndexesAuto)
+	for _, size := range []int{10_000, 25_000} {
+		b.Run(fmt.Sprintf("batch=%d", size), func(b *testing.B) {
+			compact := freshCopy(e)(b)
+			wide := freshCopy(e)(b)
+			exec(b, e, "ALTER TABLE "+wide+" MODIFY SETTING min_bytes_for_wide_part = 10485760")
+			rng := rand.New(rand.NewPCG(1, uint64(size)))
+			spans := newBenchSpans(rng, size)
+			tables := []string{compact, wide}
+			var wall, cpu [2]time.Duration
+			b.ResetTimer()
+			for i := range b.N {
+				renewIDs(rng, spans)
+				for k := range 2 {
+					t := (i + k) % 2
+					start, cpuStart := time.Now(), processCPU(b)
+					if err := insertBatch(b.Context(), e, tables[t], spans); err != nil {
+						b.Fatal(err)
+					}
+					wall[t] += time.Since(start)
+					cpu[t] += processCPU(b) - cpuStart
+				}
+			}
+			b.StopTimer()
+			rows := float64(b.N * size)
+			rate := func(d time.Duration) float64 { return rows / d.Seconds() }
+			b.ReportMetric(0, "ns/op")
+			b.ReportMetric(rate(wall[0]), "compact_rows/s")
+			b.ReportMetric(rate(wall[1]), "wide_rows/s")
+			b.ReportMetric(rate(cpu[0]), "compact_rows/cpu-s")
+			b.ReportMetric(rate(cpu[1]), "wide_rows/cpu-s")
+			b.ReportMetric(wall[1].Seconds()/wall[0].Seconds(), "x-wide")
+			b.ReportMetric(cpu[1].Seconds()/cpu[0].Seconds(), "x-wide-cpu")
 		})
 	}
 }
