@@ -512,7 +512,7 @@ func migratedWide(e store.Engine) tableSetup {
 		table := migrated(e)(b)
 		exec(b, e, "ALTER TABLE otel_traces MODIFY SETTING min_bytes_for_wide_part = 10485760")
 		b.Cleanup(func() {
-			_ = e.Exec(context.Background(), "ALTER TABLE otel_traces MODIFY SETTING min_bytes_for_wide_part = 268435456", nil)
+			_ = e.Exec(context.Background(), "ALTER TABLE otel_traces MODIFY SETTING min_bytes_for_wide_part = 67108864", nil)
 		})
 		return table
 	}
@@ -726,7 +726,7 @@ func BenchmarkInsertCodecs(b *testing.B) {
 }
 
 // BenchmarkInsertPartFormat compares the part format of migration 0014
-// (Compact parts up to 256 MiB) with ClickHouse's default (Wide from 10 MiB
+// (Compact parts up to 64 MiB) with ClickHouse's default (Wide from 10 MiB
 // on), on two copies of otel_traces with its skip indexes (without the
 // views, which the setting does not change). Each op inserts the same batch
 // into both copies, one after the other, alternating which goes first, so

@@ -31,7 +31,7 @@ func TestBatchInsertsWriteCompactParts(t *testing.T) {
 		var engine string
 		require.NoError(t, rows.Scan(&engine))
 		rows.Close()
-		require.Contains(t, engine, "min_bytes_for_wide_part = 268435456", table)
+		require.Contains(t, engine, "min_bytes_for_wide_part = 67108864", table)
 	}
 
 	// 20,000 spans with a 1 KB attribute each: a block of more than 20 MB.
