@@ -28,9 +28,10 @@ type Config struct {
 	// table) holds.
 	BatchSize int `yaml:"batch_size"`
 	// BatchMaxBytes is the most message bytes one batch holds. Near full
-	// load it decides freshness: at 30k spans/s, 16MiB batches kept p99
-	// freshness at 3.7 s and 8MiB at 1.7 s, for about a fifth less peak
-	// throughput (docs/BENCHMARKS.md, "Pipeline").
+	// load it decides freshness: at 30k spans/s on two cores, p99
+	// freshness was 1.2–2.5 s with 16MiB batches and 1.4–1.6 s with 8MiB,
+	// which cost about a sixth of the peak throughput (docs/BENCHMARKS.md,
+	// "Pipeline").
 	BatchMaxBytes configtype.ByteSize `yaml:"batch_max_bytes"`
 	// BatchTimeout is how long a fetch waits for a batch to fill: the
 	// longest a message waits before it is inserted when traffic is light.
