@@ -472,3 +472,31 @@ func TestPageViewsAreRecorded(t *testing.T) {
 		return e.GetIdentity().GetPrincipal() == "token:auditor" && e.GetMethod() == http.MethodGet && e.GetStatus() == http.StatusNotFound
 	}, 30*time.Second, 200*time.Millisecond)
 }
+
+// The empty search page shows where to send data; with the collector's
+// nginx syslog receiver off it says so instead of an nginx line without an
+// address.
+func TestOnboardingNginxSyslog(t *testing.T) {
+	eng := querytest.OpenEngine(t)
+	for _, tc := range []struct {
+		name      string
+		endpoints ui.Endpoints
+		want      []string
+		notWant   string
+	}{
+		{"receiver on", ui.Endpoints{OTLPGRPC: "otel.example:4317", OTLPHTTP: "http://otel.example:4318", NginxSyslog: "10.0.0.7:5514", Proxy: "localhost:8443"},
+			[]string{"otel.example:4317", "access_log syslog:server=10.0.0.7:5514,tag=nginx tapline;"}, "receiver is off"},
+		{"receiver off", ui.Endpoints{OTLPGRPC: "otel.example:4317", OTLPHTTP: "http://otel.example:4318", Proxy: "localhost:8443"},
+			[]string{"otel.example:4317", "nginx syslog receiver is off", "collector.nginx_syslog"}, "syslog:server="},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := uitest.Start(t, eng, uitest.Options{Endpoints: tc.endpoints})
+			r := newClient(t, h.URL).get("/search", bearer(uitest.ViewerToken)...)
+			require.Equal(t, 200, r.StatusCode, r.body)
+			for _, w := range tc.want {
+				require.Contains(t, r.body, w)
+			}
+			require.NotContains(t, r.body, tc.notWant)
+		})
+	}
+}

@@ -56,7 +56,10 @@ type Options struct {
 	APIService string
 }
 
-// Endpoints are the addresses the empty states show.
+// Endpoints are the addresses the empty states show. An empty NginxSyslog
+// means the collector's nginx syslog receiver is off: the page says so and
+// how to turn it on, instead of an nginx line with no address. (All fields
+// empty: the defaults of a local all-in-one.)
 type Endpoints struct {
 	OTLPGRPC, OTLPHTTP string
 	NginxSyslog        string

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/tapline/tapline/collector"
 	"github.com/tapline/tapline/compliance"
 	"github.com/tapline/tapline/ui"
 )
@@ -19,12 +20,16 @@ func (p *process) addUI(q *queryAPI, version string) {
 	if !p.cfg.UI.Enabled {
 		return
 	}
+	syslog := p.cfg.Collector.NginxSyslog
+	if syslog == collector.NginxSyslogOff {
+		syslog = "" // the UI says the receiver is off
+	}
 	c := &webUI{
 		cfg: p.cfg.UI, q: q, store: p.store, logger: p.logger, version: version,
 		compliance: p.cfg.Compliance.WithDataDir(p.dataDir),
 		endpoints: ui.Endpoints{
 			OTLPGRPC: p.cfg.Collector.OTLPGRPC, OTLPHTTP: httpURL(p.cfg.Collector.OTLPHTTP),
-			NginxSyslog: p.cfg.Collector.NginxSyslog, Proxy: "localhost:8443",
+			NginxSyslog: syslog, Proxy: "localhost:8443",
 		},
 	}
 	p.svc.Add("ui", c)

@@ -36,6 +36,9 @@ type Options struct {
 	UI func(*ui.Config)
 	// Query changes the query API configuration.
 	Query func(*query.Config)
+	// Endpoints are the addresses the empty states show (zero: the UI's
+	// defaults).
+	Endpoints ui.Endpoints
 }
 
 // Harness is a running UI.
@@ -86,7 +89,7 @@ func Start(t testing.TB, eng store.Engine, o Options) *Harness {
 	t.Cleanup(func() { _ = inproc.Close() })
 
 	h := &Harness{Engine: eng, Query: qsrv}
-	opts := ui.Options{Logger: logger, Now: o.Now, Version: "test"}
+	opts := ui.Options{Logger: logger, Now: o.Now, Version: "test", Endpoints: o.Endpoints}
 	if o.Compliance {
 		h.ComplianceConfig = compliance.Default().WithDataDir(t.TempDir())
 		h.Reports, err = ui.NewReports(eng, h.ComplianceConfig, "test", logger)
