@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"sync"
 
 	"github.com/spf13/cobra"
 	"go.opentelemetry.io/collector/config/configopaque"
@@ -107,8 +106,7 @@ type collectorComponent struct {
 	set collector.Settings
 	bus *bus.Bus // nil: the bus runs in another process
 
-	mu  sync.Mutex
-	col *collector.Collector
+	run started[collector.Collector]
 }
 
 func (c *collectorComponent) Start(ctx context.Context) error {
@@ -125,16 +123,12 @@ func (c *collectorComponent) Start(ctx context.Context) error {
 	if err := col.Start(ctx); err != nil {
 		return err
 	}
-	c.mu.Lock()
-	c.col = col
-	c.mu.Unlock()
+	c.run.set(col)
 	return nil
 }
 
 func (c *collectorComponent) Shutdown(ctx context.Context) error {
-	c.mu.Lock()
-	col := c.col
-	c.mu.Unlock()
+	col := c.run.take()
 	if col == nil {
 		return nil
 	}
@@ -142,9 +136,7 @@ func (c *collectorComponent) Shutdown(ctx context.Context) error {
 }
 
 func (c *collectorComponent) ready(context.Context) error {
-	c.mu.Lock()
-	col := c.col
-	c.mu.Unlock()
+	col := c.run.get()
 	if col == nil || !col.Ready() {
 		return errors.New("collector pipelines not running")
 	}

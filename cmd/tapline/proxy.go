@@ -72,9 +72,13 @@ type proxyComponent struct {
 	reg    prometheus.Registerer
 	logger *slog.Logger
 
-	mu  sync.Mutex
+	run started[proxyRun]
+}
+
+// proxyRun is what proxyComponent.Start built.
+type proxyRun struct {
 	px  *proxy.Proxy
-	pub *lazyPublisher
+	pub *lazyPublisher // nil: the process's bus
 }
 
 func (c *proxyComponent) Start(ctx context.Context) error {
@@ -94,29 +98,23 @@ func (c *proxyComponent) Start(ctx context.Context) error {
 		lazy.close()
 		return err
 	}
-	c.mu.Lock()
-	c.px, c.pub = px, lazy
-	c.mu.Unlock()
+	c.run.set(&proxyRun{px: px, pub: lazy})
 	return nil
 }
 
 func (c *proxyComponent) Shutdown(ctx context.Context) error {
-	c.mu.Lock()
-	px, lazy := c.px, c.pub
-	c.mu.Unlock()
-	if px == nil {
+	run := c.run.take()
+	if run == nil {
 		return nil
 	}
-	err := px.Shutdown(ctx)
-	lazy.close()
+	err := run.px.Shutdown(ctx)
+	run.pub.close()
 	return err
 }
 
 func (c *proxyComponent) ready(context.Context) error {
-	c.mu.Lock()
-	px := c.px
-	c.mu.Unlock()
-	if px == nil || !px.Ready() {
+	run := c.run.get()
+	if run == nil || !run.px.Ready() {
 		return errors.New("proxy not serving")
 	}
 	return nil

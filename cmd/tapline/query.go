@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"sync"
 
 	"github.com/nats-io/nats.go"
 	"github.com/spf13/cobra"
@@ -73,10 +72,22 @@ type queryAPI struct {
 	bus    *bus.Bus // nil: no bus in this process
 	logger *slog.Logger
 
-	mu      sync.Mutex
+	run started[queryRun]
+}
+
+// queryRun is what queryAPI.Start built.
+type queryRun struct {
 	srv     *query.Server
 	handler http.Handler
-	rec     *query.BatchRecorder
+	rec     *query.BatchRecorder // nil without a bus
+}
+
+// server is the started query server, or nil.
+func (q *queryAPI) server() *query.Server {
+	if r := q.run.get(); r != nil {
+		return r.srv
+	}
+	return nil
 }
 
 func (q *queryAPI) Start(ctx context.Context) error {
@@ -105,32 +116,28 @@ func (q *queryAPI) Start(ctx context.Context) error {
 		}
 		return err
 	}
-	q.mu.Lock()
-	q.srv, q.handler, q.rec = srv, srv.Handler(), rec
-	q.mu.Unlock()
+	q.run.set(&queryRun{srv: srv, handler: srv.Handler(), rec: rec})
 	return nil
 }
 
 func (q *queryAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	q.mu.Lock()
-	h := q.handler
-	q.mu.Unlock()
+	var h http.Handler
+	if run := q.run.get(); run != nil {
+		h = run.handler
+	}
 	serveWhileRunning(w, r, h, "query API")
 }
 
 func (q *queryAPI) Shutdown(ctx context.Context) error {
-	q.mu.Lock()
-	srv, rec := q.srv, q.rec
-	q.srv, q.handler, q.rec = nil, nil, nil
-	q.mu.Unlock()
-	var errs []error
-	if srv != nil {
-		errs = append(errs, srv.Shutdown(ctx))
+	run := q.run.take()
+	if run == nil {
+		return nil
 	}
-	if rec != nil {
-		errs = append(errs, rec.Close(ctx))
+	err := run.srv.Shutdown(ctx)
+	if run.rec != nil {
+		err = errors.Join(err, run.rec.Close(ctx))
 	}
-	return errors.Join(errs...)
+	return err
 }
 
 // publishEvents publishes API access events on the events subject as OTLP

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 
 	"github.com/tapline/tapline/collector"
 	"github.com/tapline/tapline/compliance"
@@ -47,16 +46,18 @@ type webUI struct {
 	compliance compliance.Config
 	endpoints  ui.Endpoints
 
-	mu      sync.Mutex
+	run started[uiRun]
+}
+
+// uiRun is what webUI.Start built.
+type uiRun struct {
 	srv     *ui.Server
 	inproc  *ui.InProcess
 	handler http.Handler
 }
 
 func (w *webUI) Start(ctx context.Context) error {
-	w.q.mu.Lock()
-	qsrv := w.q.srv
-	w.q.mu.Unlock()
+	qsrv := w.q.server()
 	if qsrv == nil {
 		return errors.New("ui: the query API has not started")
 	}
@@ -79,32 +80,24 @@ func (w *webUI) Start(ctx context.Context) error {
 	if err != nil {
 		return errors.Join(err, inproc.Close())
 	}
-	w.mu.Lock()
-	w.srv, w.inproc, w.handler = srv, inproc, srv.Handler()
-	w.mu.Unlock()
+	w.run.set(&uiRun{srv: srv, inproc: inproc, handler: srv.Handler()})
 	return nil
 }
 
 func (w *webUI) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
-	w.mu.Lock()
-	h := w.handler
-	w.mu.Unlock()
+	var h http.Handler
+	if run := w.run.get(); run != nil {
+		h = run.handler
+	}
 	serveWhileRunning(rw, r, h, "UI")
 }
 
 func (w *webUI) Shutdown(ctx context.Context) error {
-	w.mu.Lock()
-	srv, inproc := w.srv, w.inproc
-	w.srv, w.inproc, w.handler = nil, nil, nil
-	w.mu.Unlock()
-	var errs []error
-	if srv != nil {
-		errs = append(errs, srv.Shutdown(ctx))
+	run := w.run.take()
+	if run == nil {
+		return nil
 	}
-	if inproc != nil {
-		errs = append(errs, inproc.Close())
-	}
-	return errors.Join(errs...)
+	return errors.Join(run.srv.Shutdown(ctx), run.inproc.Close())
 }
 
 // httpURL writes a listen address as the URL a client uses.
