@@ -49,14 +49,21 @@ const (
 )
 
 func benchDuration(b *testing.B) time.Duration {
-	if s := os.Getenv("TAPLINE_BENCH_DURATION"); s != "" {
-		d, err := time.ParseDuration(s)
-		if err != nil {
-			b.Fatalf("TAPLINE_BENCH_DURATION: %v", err)
-		}
-		return d
+	return envDuration(b, "TAPLINE_BENCH_DURATION", 20*time.Second)
+}
+
+// envDuration is the positive duration in the environment variable name,
+// or def when it is not set.
+func envDuration(b *testing.B, name string, def time.Duration) time.Duration {
+	s := os.Getenv(name)
+	if s == "" {
+		return def
 	}
-	return 20 * time.Second
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		b.Fatalf("%s: want a duration, got %q", name, s)
+	}
+	return d
 }
 
 // BenchmarkPipeline measures the all-in-one pipeline: OTLP/gRPC spans from
@@ -224,15 +231,7 @@ type runResult struct {
 // benchMaxPoll is how often the max phase lists the probes: pollEveryMax,
 // or TAPLINE_BENCH_MAX_POLL (e.g. 250ms, the paced phase's interval).
 func benchMaxPoll(b *testing.B) time.Duration {
-	s := os.Getenv("TAPLINE_BENCH_MAX_POLL")
-	if s == "" {
-		return pollEveryMax
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d <= 0 {
-		b.Fatalf("TAPLINE_BENCH_MAX_POLL: want a duration, got %q", s)
-	}
-	return d
+	return envDuration(b, "TAPLINE_BENCH_MAX_POLL", pollEveryMax)
 }
 
 // benchRun runs `tapline run` on a new data directory and sends at rate
