@@ -30,7 +30,8 @@ query:
         token: ui-token-0123456789abcdef
         role: auditor
 `), 0o600))
-	r := startRun(t, filepath.Join(dir, "data"), "--config", cfgFile)
+	// The nginx receiver off: the onboarding card says so (below).
+	r := startRun(t, filepath.Join(dir, "data"), "--config", cfgFile, "--set", "collector.nginx_syslog=off")
 	r.waitReady(t)
 	base := r.url()
 
@@ -70,6 +71,8 @@ query:
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	require.Contains(t, body, "No data here yet", "an empty store shows how to send data")
 	require.True(t, strings.Contains(body, "OTLP gRPC") && strings.Contains(body, "proxy_set_header X-Request-ID"))
+	require.Contains(t, body, "nginx syslog receiver is off")
+	require.NotContains(t, body, "syslog:server=")
 
 	resp, _ = get("/pipeline")
 	require.Equal(t, http.StatusOK, resp.StatusCode)
