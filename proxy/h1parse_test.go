@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"bufio"
-	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -117,17 +116,24 @@ func comparePlainResponse(method, raw string, hb *headerBuf) (took bool, msg str
 	case !sameHeader(got.Header, want.Header):
 		return true, "headers differ"
 	}
-	gb, gerr := io.ReadAll(got.Body)
-	wb, werr := io.ReadAll(want.Body)
-	if string(gb) != string(wb) || !errors.Is(gerr, werr) && (gerr == nil || werr == nil || gerr.Error() != werr.Error()) {
-		return true, "bodies differ"
+	return true, compareRest(got.Body, want.Body, br, wbr, "answer")
+}
+
+// compareRest reads what both readers left: the bodies, then the bytes
+// after the message (an answer or a request), and says how they differ (""
+// when they agree). Body errors agree when both are nil or say the same.
+func compareRest(gotBody, wantBody, gotRest, wantRest io.Reader, message string) string {
+	gb, gerr := io.ReadAll(gotBody)
+	wb, werr := io.ReadAll(wantBody)
+	if string(gb) != string(wb) || (gerr == nil) != (werr == nil) || gerr != nil && gerr.Error() != werr.Error() {
+		return "bodies differ"
 	}
-	grest, _ := io.ReadAll(br)
-	wrest, _ := io.ReadAll(wbr)
+	grest, _ := io.ReadAll(gotRest)
+	wrest, _ := io.ReadAll(wantRest)
 	if string(grest) != string(wrest) {
-		return true, "different bytes left after the answer"
+		return "different bytes left after the " + message
 	}
-	return true, ""
+	return ""
 }
 
 func sameHeader(a, b http.Header) bool {
@@ -235,15 +241,5 @@ func comparePlainRequest(raw string, hb *headerBuf) (took bool, msg string) {
 	case (got.Body == http.NoBody) != (want.Body == http.NoBody):
 		return true, "one body is NoBody, the other not"
 	}
-	gb, gerr := io.ReadAll(got.Body)
-	wb, werr := io.ReadAll(want.Body)
-	if string(gb) != string(wb) || (gerr == nil) != (werr == nil) || gerr != nil && gerr.Error() != werr.Error() {
-		return true, "bodies differ"
-	}
-	grest, _ := io.ReadAll(br)
-	wrest, _ := io.ReadAll(wbr)
-	if string(grest) != string(wrest) {
-		return true, "different bytes left after the request"
-	}
-	return true, ""
+	return true, compareRest(got.Body, want.Body, br, wbr, "request")
 }

@@ -29,15 +29,7 @@ func TestStripLowCardinality(t *testing.T) {
 // column its name, type and data (offsets before elements, null map before
 // values).
 func TestNativeBlockLayout(t *testing.T) {
-	names := []string{"s", "a", "n"}
-	var types []*Type
-	for _, s := range []string{"LowCardinality(String)", "Array(UInt8)", "Nullable(UInt16)"} {
-		typ, err := Parse(s)
-		require.NoError(t, err)
-		types = append(types, typ)
-	}
-	b, err := NewNativeBlock(names, types)
-	require.NoError(t, err)
+	b := newTestBlock(t, []string{"s", "a", "n"}, "LowCardinality(String)", "Array(UInt8)", "Nullable(UInt16)")
 	require.NoError(t, b.AppendRow([]any{"x", []uint8{1, 2}, nil}))
 	require.NoError(t, b.AppendRow([]any{"yz", []uint8{3}, uint16(7)}))
 
@@ -68,19 +60,11 @@ func TestNativeBlockLayout(t *testing.T) {
 // A row with a value that does not fit leaves the block as it was, in
 // every column, nested ones included.
 func TestNativeBlockRollsBackFailedRow(t *testing.T) {
-	names := []string{"m", "a", "u"}
-	var types []*Type
-	for _, s := range []string{"Map(String, Array(UInt32))", "Array(Nullable(String))", "UInt8"} {
-		typ, err := Parse(s)
-		require.NoError(t, err)
-		types = append(types, typ)
-	}
-	b, err := NewNativeBlock(names, types)
-	require.NoError(t, err)
+	b := newTestBlock(t, []string{"m", "a", "u"}, "Map(String, Array(UInt32))", "Array(Nullable(String))", "UInt8")
 	good := []any{map[string][]uint32{"k": {1, 2}}, []*string{nil}, uint8(1)}
 	require.NoError(t, b.AppendRow(good))
 	var before bytes.Buffer
-	_, err = b.WriteTo(&before)
+	_, err := b.WriteTo(&before)
 	require.NoError(t, err)
 
 	for _, bad := range [][]any{
@@ -110,4 +94,18 @@ func TestNativeBlockRejectsNothing(t *testing.T) {
 	require.NoError(t, err)
 	_, err = NewNativeBlock([]string{"x"}, []*Type{typ})
 	require.ErrorContains(t, err, "column x")
+}
+
+// newTestBlock returns an empty block of the named columns of the given types.
+func newTestBlock(t *testing.T, names []string, types ...string) *NativeBlock {
+	t.Helper()
+	var parsed []*Type
+	for _, s := range types {
+		typ, err := Parse(s)
+		require.NoError(t, err)
+		parsed = append(parsed, typ)
+	}
+	b, err := NewNativeBlock(names, parsed)
+	require.NoError(t, err)
+	return b
 }

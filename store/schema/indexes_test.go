@@ -77,17 +77,7 @@ func TestTextLayoutMovesToBloomAttributeIndexes(t *testing.T) {
 	}, time.Minute, 100*time.Millisecond)
 	rare := store.Params{"v": "the-rare-one"}
 	require.Equal(t, uint64(1), count(t, eng, "SELECT count() FROM otel_traces WHERE SpanAttributes['tenant.id'] = {v:String}", rare))
-	rows, err := eng.Query(ctx, "EXPLAIN indexes = 1 SELECT count() FROM otel_traces WHERE SpanAttributes['tenant.id'] = {v:String}", rare)
-	require.NoError(t, err)
-	defer rows.Close()
-	var plan []string
-	for rows.Next() {
-		var line string
-		require.NoError(t, rows.Scan(&line))
-		plan = append(plan, line)
-	}
-	require.NoError(t, rows.Err())
-	text := strings.Join(plan, "\n")
+	text := strings.Join(strs(t, eng, "EXPLAIN indexes = 1 SELECT count() FROM otel_traces WHERE SpanAttributes['tenant.id'] = {v:String}", rare), "\n")
 	_, skip, ok := strings.Cut(text, "Name: idx_span_attr_value")
 	require.True(t, ok, "the query uses the new index:\n%s", text)
 	var kept, total int
@@ -145,19 +135,24 @@ func TestOtelTracesDateTimeBounds(t *testing.T) {
 
 func skipIndexes(t *testing.T, eng store.Engine, table string) []string {
 	t.Helper()
-	rows, err := eng.Query(context.Background(),
-		"SELECT name FROM system.data_skipping_indices WHERE database = currentDatabase() AND table = {t:String} ORDER BY name",
+	return strs(t, eng, "SELECT name FROM system.data_skipping_indices WHERE database = currentDatabase() AND table = {t:String} ORDER BY name",
 		store.Params{"t": table})
+}
+
+// strs returns the first column of every row sql returns, as strings.
+func strs(t *testing.T, eng store.Engine, sql string, params store.Params) []string {
+	t.Helper()
+	rows, err := eng.Query(context.Background(), sql, params)
 	require.NoError(t, err)
 	defer rows.Close()
-	var names []string
+	var out []string
 	for rows.Next() {
-		var n string
-		require.NoError(t, rows.Scan(&n))
-		names = append(names, n)
+		var v string
+		require.NoError(t, rows.Scan(&v))
+		out = append(out, v)
 	}
 	require.NoError(t, rows.Err())
-	return slices.Clip(names)
+	return slices.Clip(out)
 }
 
 func count(t *testing.T, eng store.Engine, sql string, params store.Params) uint64 {
