@@ -145,7 +145,7 @@ var sampleTime = recent().Add(123456789)
 func sample(t *testing.T, typ string) any {
 	t.Helper()
 	typ = strings.TrimSpace(typ)
-	for _, wrapper := range []string{"LowCardinality(", "SimpleAggregateFunction(min, ", "SimpleAggregateFunction(max, "} {
+	for _, wrapper := range []string{"LowCardinality(", "SimpleAggregateFunction(min, ", "SimpleAggregateFunction(max, ", "SimpleAggregateFunction(groupUniqArrayArray, "} {
 		if strings.HasPrefix(typ, wrapper) {
 			return sample(t, strings.TrimSuffix(strings.TrimPrefix(typ, wrapper), ")"))
 		}
