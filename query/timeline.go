@@ -140,39 +140,74 @@ func (c *collection) addRequest(id string) {
 }
 
 // collect loads spans, access events and TLS connections, following trace
-// ids, request ids and connection ids between them. Each round reads what
-// the last one named, its queries in parallel.
+// ids, request ids and connection ids between them. Each round looks up
+// the ids it has not read yet (their time ranges, and what the id lookup
+// table names with them: a trace's request ids, a request's trace ids,
+// their TLS connections), then reads spans, events and TLS connections at
+// once.
 func (s *Server) collect(ctx context.Context, c *collection) error {
 	for range maxTimelineRounds {
-		var traces, traceIDs, requestIDs, conns []string
+		var traces, lookups []string
 		for i, id := range c.traceIDs {
 			if !c.spansLoaded[id] && (i == 0 || c.followTraces) {
 				traces = append(traces, id)
 				c.spansLoaded[id] = true
 			}
 			if !c.eventsByID["t:"+id] {
-				traceIDs = append(traceIDs, id)
+				lookups = append(lookups, id)
 				c.eventsByID["t:"+id] = true
 			}
 		}
+		var requests []string
 		for _, id := range c.requestIDs {
 			if !c.eventsByID["r:"+id] {
-				requestIDs = append(requestIDs, id)
+				requests = append(requests, id)
+				lookups = append(lookups, id)
 				c.eventsByID["r:"+id] = true
 			}
 		}
+		var conns []string
 		for _, e := range c.events {
 			if id := e.GetConnectionId(); id != "" && !c.connsLoaded[id] {
 				conns = append(conns, id)
 				c.connsLoaded[id] = true
 			}
 		}
-		if len(traces)+len(traceIDs)+len(requestIDs)+len(conns) == 0 {
+		if len(traces)+len(lookups)+len(conns) == 0 {
 			return nil
 		}
-		b, err := s.lookupBounds(ctx, traces, append(slices.Clone(traceIDs), requestIDs...))
+		b, err := s.lookupIDs(ctx, traces, lookups)
 		if err != nil {
 			return err
+		}
+		// A looked-up trace's request ids are read now, by request id; so
+		// are its events without one. A request's trace ids are looked up
+		// next round.
+		var orphans []string
+		for _, id := range lookups {
+			isTrace, isRequest := slices.Contains(c.traceIDs, id), slices.Contains(requests, id)
+			for _, other := range b.related[id] {
+				switch {
+				case isTrace && other == "":
+					orphans = append(orphans, id)
+				case isTrace && !c.eventsByID["r:"+other]:
+					c.addRequest(other)
+					if slices.Contains(c.requestIDs, other) {
+						requests = append(requests, other)
+						c.eventsByID["r:"+other] = true
+					}
+				}
+				if isRequest && other != "" {
+					c.addTrace(other)
+				}
+			}
+		}
+		var lookupConns []string
+		for _, id := range b.conns {
+			if !c.connsLoaded[id] {
+				lookupConns = append(lookupConns, id)
+				c.connsLoaded[id] = true
+			}
 		}
 		var (
 			spans   []*taplinev1.Span
@@ -186,11 +221,11 @@ func (s *Server) collect(ctx context.Context, c *collection) error {
 				return err
 			},
 			func() (err error) {
-				events, limited[1], err = s.loadEvents(ctx, traceIDs, requestIDs, b.events, s.cfg.MaxTimelineSpans-len(c.events))
+				events, limited[1], err = s.loadEvents(ctx, requests, orphans, b.events, s.cfg.MaxTimelineSpans-len(c.events))
 				return err
 			},
 			func() (err error) {
-				tls, limited[2], err = s.loadTLS(ctx, conns, c.events, s.cfg.MaxTimelineSpans)
+				tls, limited[2], err = s.loadTLS(ctx, lookupConns, conns, b.events, c.events, s.cfg.MaxTimelineSpans)
 				return err
 			},
 		)
@@ -212,12 +247,10 @@ func (s *Server) collect(ctx context.Context, c *collection) error {
 			}
 			c.eventKeys[key] = true
 			c.events = append(c.events, e)
+			// Traces these events name are looked up next round, and the
+			// connections they name read then unless the lookup named them.
 			c.addTrace(e.GetTraceId())
 			c.addRequest(e.GetRequestId())
-			// The query read the events of every request and trace its
-			// seeds' events name. Their connections are read next round.
-			c.eventsByID["t:"+e.GetTraceId()] = true
-			c.eventsByID["r:"+e.GetRequestId()] = true
 		}
 		for _, conn := range tls {
 			if !c.tlsKeys[conn.GetConnectionId()+"\x00"+conn.GetTime().AsTime().String()] {
@@ -229,54 +262,94 @@ func (s *Server) collect(ctx context.Context, c *collection) error {
 	return nil
 }
 
-// idBounds are the time ranges the lookup tables give for a round's ids;
-// a nil window means none of the ids is known.
-type idBounds struct {
+// pointRead ends the queries of a timeline: each reads a granule or two
+// and runs beside the others of its round, where more threads per query
+// cost more in starting and joining them than they save.
+const pointRead = "\nSETTINGS max_threads = 1"
+
+// idLookup is what the lookup tables give for a round's ids: time ranges
+// (a nil window means none of the ids is known), and from
+// access_events_id_ts, per id, the other ids its events carry (a trace's
+// request ids, a request's trace ids; "" when an event had none) and their
+// TLS connection ids.
+type idLookup struct {
 	spans, events *window
+	related       map[string][]string
+	conns         []string
 }
 
-// lookupBounds reads, in one query, the time range of the given traces from
-// otel_traces_trace_id_ts and that of the given trace and request ids from
-// access_events_id_ts. The span range ends a second after End (End is
-// rounded down to the second); the event range is widened by idSlack on both
-// sides, since hops are recorded by machines whose clocks differ.
-func (s *Server) lookupBounds(ctx context.Context, traces, ids []string) (idBounds, error) {
-	var b idBounds
-	st := newStmt()
-	var parts []string
-	if len(traces) > 0 {
-		parts = append(parts, "SELECT 'spans' AS T, toDateTime64(min(Start), 9, 'UTC') AS S, toDateTime64(max(End), 9, 'UTC') AS E, count() AS N"+
-			" FROM otel_traces_trace_id_ts WHERE TraceId IN "+st.strs(traces))
-	}
-	if len(ids) > 0 {
-		parts = append(parts, "SELECT 'events' AS T, min(Start) AS S, max(End) AS E, count() AS N FROM access_events_id_ts WHERE Id IN "+st.strs(ids))
-	}
-	if len(parts) == 0 {
-		return b, nil
-	}
-	err := s.each(ctx, "look up ids", strings.Join(parts, "\nUNION ALL\n"), st.params, func(r store.Rows) error {
-		var (
-			which string
-			w     window
-			n     uint64
-		)
-		if err := r.Scan(&which, &w.start, &w.end, &n); err != nil {
+// lookupIDs reads the time range of the given traces from
+// otel_traces_trace_id_ts and, per id, the time range, related ids and
+// connections of the given trace and request ids from access_events_id_ts:
+// two queries, run at once. The span range ends a second after End (End
+// is rounded down to the second); the event range is widened by idSlack on
+// both sides, since hops are recorded by machines whose clocks differ.
+func (s *Server) lookupIDs(ctx context.Context, traces, ids []string) (idLookup, error) {
+	l := idLookup{related: map[string][]string{}}
+	err := parallel(
+		func() error {
+			if len(traces) == 0 {
+				return nil
+			}
+			st := newStmt()
+			sql := "SELECT toDateTime64(min(Start), 9, 'UTC'), toDateTime64(max(End), 9, 'UTC'), count()" +
+				" FROM otel_traces_trace_id_ts WHERE TraceId IN " + st.strs(traces) + pointRead
+			return s.each(ctx, "look up traces", sql, st.params, func(r store.Rows) error {
+				var (
+					w window
+					n uint64
+				)
+				if err := r.Scan(&w.start, &w.end, &n); err != nil || n == 0 {
+					return err
+				}
+				w.end = w.end.Add(time.Second)
+				l.spans = &w
+				return nil
+			})
+		},
+		func() error {
+			if len(ids) == 0 {
+				return nil
+			}
+			st := newStmt()
+			sql := "SELECT Id, min(Start), max(End), groupUniqArrayArray(Related), groupUniqArrayArray(Connections)" +
+				" FROM access_events_id_ts WHERE Id IN " + st.strs(ids) + " GROUP BY Id" + pointRead
+			err := s.each(ctx, "look up ids", sql, st.params, func(r store.Rows) error {
+				var (
+					id             string
+					w              window
+					related, conns []string
+				)
+				if err := r.Scan(&id, &w.start, &w.end, &related, &conns); err != nil {
+					return err
+				}
+				w.start, w.end = w.start.Add(-idSlack), w.end.Add(idSlack)
+				l.events = widen(l.events, w)
+				slices.Sort(related)
+				l.related[id] = related
+				l.conns = append(l.conns, conns...)
+				return nil
+			})
+			slices.Sort(l.conns)
+			l.conns = slices.Compact(l.conns)
 			return err
-		}
-		if n == 0 {
-			return nil
-		}
-		switch which {
-		case "spans":
-			w.end = w.end.Add(time.Second)
-			b.spans = &w
-		case "events":
-			w.start, w.end = w.start.Add(-idSlack), w.end.Add(idSlack)
-			b.events = &w
-		}
-		return nil
-	})
-	return b, err
+		},
+	)
+	return l, err
+}
+
+// widen returns the window covering w and, if not nil, into.
+func widen(into *window, w window) *window {
+	if into == nil {
+		return &w
+	}
+	if w.start.Before(into.start) {
+		into.start = w.start
+	}
+	if w.end.After(into.end) {
+		into.end = w.end
+	}
+	return into
 }
 
 // loadSpans reads the spans of the given traces within w, at most limit of
@@ -290,7 +363,7 @@ func (s *Server) loadSpans(ctx context.Context, ids []string, w *window, limit i
 	}
 	st := newStmt()
 	sql := "SELECT " + spanColumns + "\nFROM otel_traces\nWHERE TraceId IN " + st.strs(ids) + "\n  AND " + st.inTime("Timestamp", *w) +
-		"\nORDER BY Timestamp, SpanId\nLIMIT " + st.u32(uint32(limit+1))
+		"\nORDER BY Timestamp, SpanId\nLIMIT " + st.u32(uint32(limit+1)) + pointRead
 	var spans []*taplinev1.Span
 	truncated := false
 	err := s.each(ctx, "read spans", sql, st.params, func(r store.Rows) error {
@@ -308,39 +381,12 @@ func (s *Server) loadSpans(ctx context.Context, ids []string, w *window, limit i
 	return spans, truncated, err
 }
 
-// requestClosure are the conditions that select the access events of the
-// given trace and request ids and, one step further, those of the requests
-// and traces these events name: a trace's events give the request ids that
-// find the Nginx hop, a request's events give the trace id that finds the
-// app's hop. inner keeps the inner reads within the ids' time range. Each
-// condition tests one column, so that its skip index applies: the reads
+// loadEvents reads, within w, the access events of the given requests and
+// those without a request id of the given traces, at most limit of them.
+// Each branch tests one id column, so that its bloom filter applies: they
 // run as a UNION ALL, not as one OR.
-//
-// An event of the given traces that has a request id is also an event of
-// that request, so the request branch finds it; the trace branch keeps only
-// the events without a request id (and the request branch only those
-// without a trace id), so that no hop's granule is read twice. On a trace
-// of three hops that is three granules of access_events instead of five.
-func requestClosure(st *stmt, traceIDs, requestIDs []string, inner string) []string {
-	var conds []string
-	if len(traceIDs) > 0 {
-		t := st.strs(traceIDs)
-		conds = append(conds, "TraceId IN "+t+" AND RequestId = ''",
-			"RequestId IN (SELECT RequestId FROM access_events WHERE TraceId IN "+t+" AND "+inner+" AND RequestId != '')")
-	}
-	if len(requestIDs) > 0 {
-		r := st.strs(requestIDs)
-		conds = append(conds, "RequestId IN "+r+" AND TraceId = ''",
-			"TraceId IN (SELECT TraceId FROM access_events WHERE RequestId IN "+r+" AND "+inner+" AND TraceId != '')")
-	}
-	return conds
-}
-
-// loadEvents reads the access events of the given trace and request ids,
-// and of the requests and traces they name, within w, at most limit of
-// them.
-func (s *Server) loadEvents(ctx context.Context, traceIDs, requestIDs []string, w *window, limit int) ([]*taplinev1.AccessEvent, bool, error) {
-	if len(traceIDs)+len(requestIDs) == 0 || w == nil {
+func (s *Server) loadEvents(ctx context.Context, requests, orphanTraces []string, w *window, limit int) ([]*taplinev1.AccessEvent, bool, error) {
+	if len(requests)+len(orphanTraces) == 0 || w == nil {
 		return nil, false, nil
 	}
 	if limit <= 0 {
@@ -349,17 +395,17 @@ func (s *Server) loadEvents(ctx context.Context, traceIDs, requestIDs []string, 
 	st := newStmt()
 	bounds := st.inBucketedTime(*w)
 	var parts []string
-	for _, cond := range requestClosure(st, traceIDs, requestIDs, bounds) {
-		parts = append(parts, "SELECT "+eventColumns+"\nFROM access_events\nWHERE "+cond+"\n  AND "+bounds)
+	if len(requests) > 0 {
+		parts = append(parts, "SELECT "+eventColumns+"\nFROM access_events\nWHERE RequestId IN "+st.strs(requests)+"\n  AND "+bounds)
 	}
-	// Branches overlap (the tap's hop has both ids); collect drops the
-	// repeats, so the limit leaves room for them.
-	max := len(parts) * limit
-	sql := "SELECT * FROM (\n" + strings.Join(parts, "\nUNION ALL\n") + "\n)\nORDER BY Timestamp\nLIMIT " + st.u32(uint32(max+1))
+	if len(orphanTraces) > 0 {
+		parts = append(parts, "SELECT "+eventColumns+"\nFROM access_events\nWHERE TraceId IN "+st.strs(orphanTraces)+" AND RequestId = ''\n  AND "+bounds)
+	}
+	sql := "SELECT * FROM (\n" + strings.Join(parts, "\nUNION ALL\n") + "\n)\nORDER BY Timestamp\nLIMIT " + st.u32(uint32(limit+1)) + pointRead
 	var events []*taplinev1.AccessEvent
 	truncated := false
 	err := s.each(ctx, "read access events", sql, st.params, func(r store.Rows) error {
-		if len(events) == max {
+		if len(events) == limit {
 			truncated = true
 			return nil
 		}
@@ -373,32 +419,36 @@ func (s *Server) loadEvents(ctx context.Context, traceIDs, requestIDs []string, 
 	return events, truncated, err
 }
 
-// loadTLS reads the TLS connections with the given ids, those of events
-// already loaded: the round after the events, by connection id, rather
-// than in the same round through a second read of access_events (which
-// cost more than the rest of the TLS read). A kept-alive connection may
-// have been opened up to tls_lookback before the requests on it.
-func (s *Server) loadTLS(ctx context.Context, conns []string, events []*taplinev1.AccessEvent, limit int) ([]*taplinev1.TlsConnection, bool, error) {
-	if len(conns) == 0 {
-		return nil, false, nil
+// loadTLS reads the TLS connections with the given ids: those the id
+// lookup named, in the round of the events that use them (within the
+// events' range w), and those of events already loaded that it did not
+// name (within those events' times). A kept-alive connection may have
+// been opened up to tls_lookback before the requests on it.
+func (s *Server) loadTLS(ctx context.Context, lookedUp, fromEvents []string, w *window, events []*taplinev1.AccessEvent, limit int) ([]*taplinev1.TlsConnection, bool, error) {
+	var (
+		conns []string
+		span  *window
+	)
+	if len(lookedUp) > 0 && w != nil {
+		conns = append(conns, lookedUp...)
+		span = widen(span, *w)
 	}
-	var first, last time.Time
 	for _, e := range events {
-		if !slices.Contains(conns, e.GetConnectionId()) {
-			continue
+		if id := e.GetConnectionId(); slices.Contains(fromEvents, id) {
+			t := e.GetTime().AsTime()
+			span = widen(span, window{start: t, end: t.Add(idSlack)})
+			if !slices.Contains(conns, id) {
+				conns = append(conns, id)
+			}
 		}
-		t := e.GetTime().AsTime()
-		if first.IsZero() || t.Before(first) {
-			first = t
-		}
-		if t.After(last) {
-			last = t
-		}
+	}
+	if len(conns) == 0 || span == nil {
+		return nil, false, nil
 	}
 	st := newStmt()
 	sql := "SELECT " + tlsColumns + "\nFROM tls_connections\nWHERE ConnectionId IN " + st.strs(conns) +
-		"\n  AND " + st.inBucketedTime(window{start: first.Add(-s.cfg.TLSLookback), end: last.Add(idSlack)}) +
-		"\nORDER BY Timestamp\nLIMIT " + st.u32(uint32(limit+1))
+		"\n  AND " + st.inBucketedTime(window{start: span.start.Add(-s.cfg.TLSLookback), end: span.end}) +
+		"\nORDER BY Timestamp\nLIMIT " + st.u32(uint32(limit+1)) + pointRead
 	var out []*taplinev1.TlsConnection
 	truncated := false
 	err := s.each(ctx, "read TLS connections", sql, st.params, func(r store.Rows) error {

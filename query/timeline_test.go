@@ -1,8 +1,10 @@
 package query_test
 
 import (
+	"context"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc/codes"
@@ -76,4 +78,56 @@ func TestTimelineNotFound(t *testing.T) {
 	require.Equal(t, codes.NotFound, status.Code(err), "%v", err)
 	code, body := restGet(t, h, viewerToken, "/traces/0123456789abcdef0123456789abcdef", nil)
 	require.Equal(t, http.StatusNotFound, code, "%s", body)
+}
+
+// A trace whose hops do not all carry both ids: the nginx hop has only the
+// request id, a worker's hop only the trace id. The id lookup names the
+// request of the trace, the trace of the request and the tap's TLS
+// connection, and both ways give every hop.
+func TestTimelineHopsWithOneID(t *testing.T) {
+	eng := querytest.OpenEngine(t)
+	h := startServer(t, eng)
+	ctx := context.Background()
+	const (
+		trace   = "5af7651916cd43dd8448eb211c80319c"
+		request = "req-one-id"
+		conn    = "conn-one-id"
+	)
+	at := querytest.Base.Add(20 * time.Minute)
+	spans, err := eng.PrepareBatch(ctx, "otel_traces", []string{"Timestamp", "TraceId", "SpanId", "ServiceName", "SpanName", "Duration"})
+	require.NoError(t, err)
+	require.NoError(t, spans.Append(at.Add(2*time.Millisecond), trace, "b7ad6b7169203331", "orders", "POST /orders", uint64(5e6)))
+	require.NoError(t, spans.Send(ctx))
+	events, err := eng.PrepareBatch(ctx, "access_events", []string{"Timestamp", "Source", "ServiceName", "RequestId", "TraceId", "ConnectionId", "Path"})
+	require.NoError(t, err)
+	require.NoError(t, events.Append(at, event.SourceNginx, "edge", request, "", "", "/orders"))
+	require.NoError(t, events.Append(at.Add(time.Millisecond), event.SourceTap, "orders", request, trace, conn, "/orders"))
+	require.NoError(t, events.Append(at.Add(3*time.Second), event.SourceApp, "worker", "", trace, "", "/jobs/ship"))
+	require.NoError(t, events.Send(ctx))
+	tls, err := eng.PrepareBatch(ctx, "tls_connections", []string{"Timestamp", "Source", "ServiceName", "ConnectionId", "Established", "TlsVersion"})
+	require.NoError(t, err)
+	require.NoError(t, tls.Append(at.Add(-time.Minute), event.SourceTap, "orders", conn, true, "1.3"))
+	require.NoError(t, tls.Send(ctx))
+
+	vctx := withToken(viewerToken)
+	byTrace, err := h.traces.GetTrace(vctx, &taplinev1.GetTraceRequest{TraceId: trace})
+	require.NoError(t, err)
+	byRequest, err := h.traces.GetRequest(vctx, &taplinev1.GetRequestRequest{RequestId: request})
+	require.NoError(t, err)
+	for name, tl := range map[string]*taplinev1.Timeline{"by trace id": byTrace, "by request id": byRequest} {
+		t.Run(name, func(t *testing.T) {
+			var kinds []string
+			for _, e := range tl.GetEntries() {
+				what := e.GetKind() + ":" + e.GetHop()
+				if a := e.GetAccess(); a != nil {
+					what += ":" + a.GetPath()
+				}
+				kinds = append(kinds, what)
+			}
+			require.Equal(t, []string{"tls:tap", "access:nginx:/orders", "access:tap:/orders", "span:", "access:app:/jobs/ship"}, kinds)
+			require.Equal(t, []string{trace}, tl.GetTraceIds())
+			require.Equal(t, []string{request}, tl.GetRequestIds())
+			require.False(t, tl.GetTruncated())
+		})
+	}
 }
