@@ -54,6 +54,18 @@ func openChDB(t testing.TB, db string) *chdb.Engine {
 	return eng
 }
 
+// openMigrated is openChDB on database db with Tapline's default schema
+// migrated into it.
+func openMigrated(t testing.TB, db string) *chdb.Engine {
+	t.Helper()
+	eng := openChDB(t, db)
+	opts := schema.DefaultOptions()
+	opts.Database = ""
+	_, err := schema.Migrate(context.Background(), eng, opts)
+	require.NoError(t, err)
+	return eng
+}
+
 // The migrations run on chDB (ClickHouse 26.5, text-index layout), twice
 // without change; every table's columns match the golden list.
 func TestMigrateChDB(t *testing.T) {

@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-
-	"github.com/tapline/tapline/store/schema"
 )
 
 // viewBefore0015 is access_events_id_ts_mv as migration 0004 created it:
@@ -30,11 +28,7 @@ FROM access_events GROUP BY Id`
 //	go test ./store/schema -run '^$' -bench BenchmarkLookupView -benchtime 40x
 func BenchmarkLookupView(b *testing.B) {
 	ctx := context.Background()
-	eng := openChDB(b, "bench_lookup_view")
-	opts := schema.DefaultOptions()
-	opts.Database = ""
-	_, err := schema.Migrate(ctx, eng, opts)
-	require.NoError(b, err)
+	eng := openMigrated(b, "bench_lookup_view")
 	rows, err := eng.Query(ctx, "SELECT create_table_query FROM system.tables WHERE database = currentDatabase() AND name = 'access_events_id_ts_mv'", nil)
 	require.NoError(b, err)
 	var current string

@@ -10,7 +10,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tapline/tapline/store"
-	"github.com/tapline/tapline/store/schema"
 )
 
 // Migration 0014: an ingest-sized batch becomes one Compact part, where
@@ -18,11 +17,7 @@ import (
 // and each table ingest writes carries the setting.
 func TestBatchInsertsWriteCompactParts(t *testing.T) {
 	ctx := context.Background()
-	eng := openChDB(t, "schema_compact_parts")
-	opts := schema.DefaultOptions()
-	opts.Database = ""
-	_, err := schema.Migrate(ctx, eng, opts)
-	require.NoError(t, err)
+	eng := openMigrated(t, "schema_compact_parts")
 
 	for _, table := range []string{"otel_traces", "otel_logs", "access_events", "tls_connections"} {
 		engine := strs(t, eng, "SELECT engine_full FROM system.tables WHERE database = currentDatabase() AND name = {t:String}", store.Params{"t": table})

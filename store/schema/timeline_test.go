@@ -44,11 +44,7 @@ func insertHops(t *testing.T, eng store.Engine, at time.Time, request, trace, co
 // migration adds).
 func TestIDLookupNamesRelatedIDsAndConnections(t *testing.T) {
 	ctx := context.Background()
-	eng := openChDB(t, "schema_id_lookup")
-	opts := schema.DefaultOptions()
-	opts.Database = ""
-	_, err := schema.Migrate(ctx, eng, opts)
-	require.NoError(t, err)
+	eng := openMigrated(t, "schema_id_lookup")
 
 	at := time.Now().UTC().Add(-time.Hour)
 	insertHops(t, eng, at, "req-new", "trace-new", "conn-new")
@@ -71,6 +67,8 @@ func TestIDLookupNamesRelatedIDsAndConnections(t *testing.T) {
 	insertHops(t, eng, at.Add(time.Minute), "req-old", "trace-old", "conn-old")
 	require.Zero(t, count(t, eng, "SELECT count() FROM access_events_id_ts", nil))
 	require.NoError(t, eng.Exec(ctx, "DELETE FROM schema_migrations WHERE Version = 15", nil))
+	opts := schema.DefaultOptions()
+	opts.Database = ""
 	applied, err := schema.Migrate(ctx, eng, opts)
 	require.NoError(t, err)
 	require.Equal(t, []string{"0015_id_lookup_related_ids.sql"}, applied)
