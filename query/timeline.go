@@ -338,7 +338,8 @@ func (s *Server) lookupIDs(ctx context.Context, traces, ids []string) (idLookup,
 	return l, err
 }
 
-// widen returns the window covering w and, if not nil, into.
+// widen stretches into to cover w and returns it; with into nil it returns
+// a copy of w.
 func widen(into *window, w window) *window {
 	if into == nil {
 		return &w
