@@ -17,6 +17,7 @@ import (
 	"github.com/tapline/tapline/bus"
 	"github.com/tapline/tapline/ingest/otlprow"
 	"github.com/tapline/tapline/store"
+	"github.com/tapline/tapline/store/byid"
 )
 
 // item is one stream message of a batch.
@@ -395,8 +396,21 @@ func (in *Ingester) decode(items []item, rows *otlprow.Rows, st *jobState) {
 	in.m.stageDuration.WithLabelValues(stageDecode).Observe(time.Since(start).Seconds())
 }
 
-// tables are the data tables in the order a job writes them.
-var tables = []string{otlprow.TableTraces, otlprow.TableLogs, otlprow.TableAccess, otlprow.TableTLS}
+// tables are the data tables in the order a job writes them: each source
+// table, then its copy by id (package byid) if it has one.
+var tables = []string{
+	otlprow.TableTraces, byid.Spans.Table(),
+	otlprow.TableLogs,
+	otlprow.TableAccess, byid.Events.Table(),
+	otlprow.TableTLS, byid.TLS.Table(),
+}
+
+// copies are the copy tables among tables, by name.
+var copies = map[string]*byid.Copy{
+	byid.Spans.Table():  byid.Spans,
+	byid.Events.Table(): byid.Events,
+	byid.TLS.Table():    byid.TLS,
+}
 
 // dedupToken names one table's insert of one batch. A batch written again
 // (a retry, or another process after a redelivery) uses the same tokens.
@@ -480,22 +494,10 @@ func (in *Ingester) build(ctx context.Context, j *job, st *jobState) error {
 
 // buildTable returns the engine batch of table's rows, or nil when there are none.
 func (in *Ingester) buildTable(ctx context.Context, j *job, table string) (store.Batch, error) {
-	var (
-		n    int
-		cols []string
-		row  func(i int, dst []any) []any
-	)
-	r := j.rows
-	switch table {
-	case otlprow.TableTraces:
-		n, cols, row = len(r.Spans), otlprow.SpanColumns(), func(i int, dst []any) []any { return r.Spans[i].AppendValues(dst) }
-	case otlprow.TableLogs:
-		n, cols, row = len(r.Logs), otlprow.LogColumns(), func(i int, dst []any) []any { return r.Logs[i].AppendValues(dst) }
-	case otlprow.TableAccess:
-		n, cols, row = len(r.Access), otlprow.AccessColumns(), func(i int, dst []any) []any { return r.Access[i].AppendValues(dst) }
-	case otlprow.TableTLS:
-		n, cols, row = len(r.TLS), otlprow.TLSColumns(), func(i int, dst []any) []any { return r.TLS[i].AppendValues(dst) }
+	if copies[table] != nil {
+		return in.buildCopy(ctx, j, table)
 	}
+	n, cols, row := sourceRows(j.rows, table)
 	if n == 0 {
 		return nil, nil
 	}
@@ -512,6 +514,75 @@ func (in *Ingester) buildTable(ctx context.Context, j *job, table string) (store
 		}
 	}
 	return b, nil
+}
+
+// buildCopy returns the batch of a copy by id (package byid): the rows
+// with an id, each encoded by its AppendCopy method; nil when there are
+// none.
+func (in *Ingester) buildCopy(ctx context.Context, j *job, table string) (store.Batch, error) {
+	var (
+		r      = j.rows
+		n      int
+		key    func(i int) (id string, at time.Time)
+		encode func(i int, dst []byte) []byte
+	)
+	switch table {
+	case byid.Spans.Table():
+		n = len(r.Spans)
+		key = func(i int) (string, time.Time) { return r.Spans[i].TraceID, r.Spans[i].Timestamp }
+		encode = func(i int, dst []byte) []byte { return r.Spans[i].AppendCopy(dst) }
+	case byid.Events.Table():
+		n = len(r.Access)
+		key = func(i int) (string, time.Time) {
+			a := &r.Access[i]
+			return cmp.Or(a.RequestID, a.TraceID), a.Timestamp
+		}
+		encode = func(i int, dst []byte) []byte { return r.Access[i].AppendCopy(dst) }
+	case byid.TLS.Table():
+		n = len(r.TLS)
+		key = func(i int) (string, time.Time) { return r.TLS[i].ConnectionID, r.TLS[i].Timestamp }
+		encode = func(i int, dst []byte) []byte { return r.TLS[i].AppendCopy(dst) }
+	}
+	if n == 0 {
+		return nil, nil
+	}
+	b, err := in.eng.PrepareBatch(ctx, table, byid.InsertColumns(), store.WithDedupToken(dedupToken(in.cfg.Stream, j.ref, table)))
+	if err != nil {
+		return nil, fmt.Errorf("prepare insert into %s: %w", table, err)
+	}
+	var buf []byte
+	for i := 0; i < n; i++ {
+		id, at := key(i)
+		if id == "" { // no timeline asks for it
+			continue
+		}
+		buf = encode(i, buf[:0])
+		if err := b.Append(id, at, buf); err != nil {
+			b.Abort()
+			return nil, fmt.Errorf("row %d of %s: %w", i, table, err)
+		}
+	}
+	if b.Rows() == 0 {
+		b.Abort()
+		return nil, nil
+	}
+	return b, nil
+}
+
+// sourceRows returns how many rows of a source table r holds, the table's
+// columns and a function appending row i's values in their order.
+func sourceRows(r *otlprow.Rows, table string) (n int, cols []string, row func(i int, dst []any) []any) {
+	switch table {
+	case otlprow.TableTraces:
+		return len(r.Spans), otlprow.SpanColumns(), func(i int, dst []any) []any { return r.Spans[i].AppendValues(dst) }
+	case otlprow.TableLogs:
+		return len(r.Logs), otlprow.LogColumns(), func(i int, dst []any) []any { return r.Logs[i].AppendValues(dst) }
+	case otlprow.TableAccess:
+		return len(r.Access), otlprow.AccessColumns(), func(i int, dst []any) []any { return r.Access[i].AppendValues(dst) }
+	case otlprow.TableTLS:
+		return len(r.TLS), otlprow.TLSColumns(), func(i int, dst []any) []any { return r.TLS[i].AppendValues(dst) }
+	}
+	return 0, nil, nil
 }
 
 // writeLedger inserts a batch's ledger row. When the insert reports an

@@ -18,6 +18,7 @@ import (
 	"github.com/tapline/tapline/ingest/ingesttest"
 	"github.com/tapline/tapline/ingest/otlprow"
 	"github.com/tapline/tapline/store"
+	"github.com/tapline/tapline/store/byid"
 )
 
 // Benchmark shape: a stream pre-filled with benchSpans realistic spans (10
@@ -66,7 +67,7 @@ func benchIngest(b *testing.B, maxBytes int) {
 	)
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		require.NoError(b, eng.Exec(ctx, "TRUNCATE TABLE otel_traces", nil))
+		require.NoError(b, truncateSpans(ctx, eng))
 		for _, td := range msgs {
 			pub.Traces(td)
 		}
@@ -96,7 +97,7 @@ func benchIngest(b *testing.B, maxBytes int) {
 
 		// Baseline: the same spans, mapped beforehand, inserted directly in
 		// batches of the size the pipeline made.
-		require.NoError(b, eng.Exec(ctx, "TRUNCATE TABLE otel_traces", nil))
+		require.NoError(b, truncateSpans(ctx, eng))
 		batchesRows := mapBatches(msgs, perBatch)
 		b.StartTimer()
 		start, cpu = time.Now(), cpuTime()
@@ -109,6 +110,7 @@ func benchIngest(b *testing.B, maxBytes int) {
 		ratios = append(ratios, took.Seconds()/last.Seconds())
 		b.StopTimer()
 		require.Equal(b, uint64(benchSpans), ingesttest.Count(b, eng, otlprow.TableTraces))
+		require.Equal(b, uint64(benchSpans), ingesttest.Count(b, eng, byid.Spans.Table()))
 	}
 	total := float64(benchSpans * b.N)
 	b.ReportMetric(total/pipeline.Seconds(), "spans/s")
@@ -202,17 +204,44 @@ func mapBatches(msgs []ptrace.Traces, perBatch int) []*otlprow.Rows {
 	return out
 }
 
+// insertRows is the insert step alone: the spans into otel_traces and its
+// copy by id, as the ingest writes them.
 func insertRows(ctx context.Context, eng store.Engine, rows *otlprow.Rows) error {
 	bt, err := eng.PrepareBatch(ctx, otlprow.TableTraces, otlprow.SpanColumns())
 	if err != nil {
 		return err
 	}
-	var vals []any
+	bc, err := eng.PrepareBatch(ctx, byid.Spans.Table(), byid.InsertColumns())
+	if err != nil {
+		return err
+	}
+	var (
+		vals []any
+		buf  []byte
+	)
 	for i := range rows.Spans {
-		vals = rows.Spans[i].AppendValues(vals[:0])
+		sp := &rows.Spans[i]
+		vals = sp.AppendValues(vals[:0])
 		if err := bt.Append(vals...); err != nil {
 			return err
 		}
+		buf = sp.AppendCopy(buf[:0])
+		if err := bc.Append(sp.TraceID, sp.Timestamp, buf); err != nil {
+			return err
+		}
 	}
-	return bt.Send(ctx)
+	if err := bt.Send(ctx); err != nil {
+		return err
+	}
+	return bc.Send(ctx)
+}
+
+// truncateSpans empties otel_traces and its copy by id.
+func truncateSpans(ctx context.Context, eng store.Engine) error {
+	for _, t := range []string{otlprow.TableTraces, byid.Spans.Table()} {
+		if err := eng.Exec(ctx, "TRUNCATE TABLE "+t, nil); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/tapline/tapline/ingest/ingesttest"
 	"github.com/tapline/tapline/ingest/otlprow"
 	"github.com/tapline/tapline/store"
+	"github.com/tapline/tapline/store/byid"
 	"github.com/tapline/tapline/store/chdb/chdbtest"
 )
 
@@ -150,6 +151,42 @@ func (e *env) requireExactly(table, attr string, n int) {
 	require.Equal(e.t, uint64(n), uniq, "distinct test.seq in %s", table)
 	require.Equal(e.t, uint64(0), lo)
 	require.Equal(e.t, uint64(n-1), hi)
+	if c := copyOf[table]; c != nil {
+		e.requireCopied(c)
+	}
+}
+
+// copyOf names each source table's copy by id.
+var copyOf = map[string]*byid.Copy{
+	otlprow.TableTraces: byid.Spans,
+	otlprow.TableAccess: byid.Events,
+	otlprow.TableTLS:    byid.TLS,
+}
+
+// requireCopied checks that a copy by id holds each source row with an id
+// once, under that id.
+func (e *env) requireCopied(c *byid.Copy) {
+	e.t.Helper()
+	idExpr := map[*byid.Copy]string{
+		byid.Spans:  "TraceId",
+		byid.Events: "if(RequestId != '', RequestId, TraceId)",
+		byid.TLS:    "ConnectionId",
+	}[c]
+	source, err := ingesttest.CountWhere(context.Background(), e.eng, c.Source(), idExpr+" != ''")
+	require.NoError(e.t, err)
+	var copied, distinct uint64
+	rows, err := e.eng.Query(context.Background(), "SELECT count(), uniqExact(Row) FROM "+c.Table(), nil)
+	require.NoError(e.t, err)
+	require.True(e.t, rows.Next())
+	require.NoError(e.t, rows.Scan(&copied, &distinct))
+	require.NoError(e.t, rows.Close())
+	require.NotZero(e.t, source, "rows with ids in %s", c.Source())
+	require.Equal(e.t, source, copied, "rows in %s", c.Table())
+	require.Equal(e.t, copied, distinct, "distinct rows in %s", c.Table())
+	n, err := ingesttest.CountWhere(context.Background(), e.eng, c.Table(),
+		"Id NOT IN (SELECT "+idExpr+" FROM "+c.Source()+")")
+	require.NoError(e.t, err)
+	require.Zero(e.t, n, "rows of %s under an id the source does not have", c.Table())
 }
 
 func (e *env) verify() Report {

@@ -15,7 +15,9 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/tapline/tapline/event"
+	"github.com/tapline/tapline/ingest/otlprow"
 	"github.com/tapline/tapline/store"
+	"github.com/tapline/tapline/store/byid"
 )
 
 // AccessRecord is one call of the API, recorded as an access event with
@@ -191,31 +193,60 @@ func (b *BatchRecorder) Close(ctx context.Context) error {
 // the tests; the all-in-one binary publishes through LogsSink instead, so
 // that API events pass through ingest and its ledger like every other event.
 func EngineSink(eng store.Engine) RecordSink {
-	cols := []string{"Timestamp", "Duration", "Source", "ServiceName", "Node", "RequestId", "TraceId", "SpanId",
-		"Method", "Path", "Query", "Route", "Protocol", "Status", "ClientAddress", "ClientPort", "UserAgent",
-		"TlsVersion", "TlsCipher", "MtlsVerified", "PeerSubject",
-		"Principal", "PrincipalType", "JwtIssuer", "JwtSubject", "JwtAudience", "JwtScopes",
-		"Decision", "Policy", "Reason", "Attributes"}
 	return func(ctx context.Context, recs []AccessRecord) error {
-		b, err := eng.PrepareBatch(ctx, "access_events", cols)
+		b, err := eng.PrepareBatch(ctx, otlprow.TableAccess, otlprow.AccessColumns())
 		if err != nil {
 			return fmt.Errorf("prepare access_events batch: %w", err)
 		}
+		// Like every writer of access_events, the sink writes its copy by
+		// id too (package byid), which timelines read.
+		cb, err := eng.PrepareBatch(ctx, byid.Events.Table(), byid.InsertColumns())
+		if err != nil {
+			b.Abort()
+			return fmt.Errorf("prepare %s batch: %w", byid.Events.Table(), err)
+		}
+		enc := byid.Events.NewEncoder()
+		var vals []any
 		for _, r := range recs {
-			err := b.Append(r.Time.UTC(), uint64(max(r.Duration, 0)), event.SourceAPI, r.ServiceName, r.Node, r.RequestID, r.TraceID, r.SpanID,
-				r.Method, r.Path, r.Query, r.Route, r.Protocol, uint16(r.Status), r.ClientAddress, uint16(r.ClientPort), r.UserAgent,
-				r.TLSVersion, r.TLSCipher, r.MTLSVerified, r.PeerSubject,
-				r.Caller.Principal, r.Caller.PrincipalType, r.Caller.JWTIssuer, r.Caller.JWTSubject, joinComma(r.Caller.JWTAudience), nonNil(r.Caller.Scopes),
-				r.Decision, apiPolicy, r.Reason, recordAttributes(r))
+			vals = accessRow(r).AppendValues(vals[:0])
+			err := b.Append(vals...)
+			if err == nil {
+				err = enc.Append(cb, vals)
+			}
 			if err != nil {
 				b.Abort()
+				cb.Abort()
 				return fmt.Errorf("append access event: %w", err)
 			}
 		}
 		if err := b.Send(ctx); err != nil {
+			cb.Abort()
 			return fmt.Errorf("insert access events: %w", err)
 		}
+		if cb.Rows() == 0 {
+			cb.Abort()
+			return nil
+		}
+		if err := cb.Send(ctx); err != nil {
+			return fmt.Errorf("insert access events into %s: %w", byid.Events.Table(), err)
+		}
 		return nil
+	}
+}
+
+// accessRow is the access_events row of an API call.
+func accessRow(r AccessRecord) *otlprow.Access {
+	return &otlprow.Access{
+		Timestamp: r.Time.UTC(), Duration: uint64(max(r.Duration, 0)), Source: event.SourceAPI,
+		ServiceName: r.ServiceName, Node: r.Node, RequestID: r.RequestID, TraceID: r.TraceID, SpanID: r.SpanID,
+		Method: r.Method, Path: r.Path, Query: r.Query, Route: r.Route, Protocol: r.Protocol,
+		Status: uint16(r.Status), ClientAddress: r.ClientAddress, ClientPort: uint16(r.ClientPort), UserAgent: r.UserAgent,
+		TLSVersion: r.TLSVersion, TLSCipher: r.TLSCipher, MTLSVerified: r.MTLSVerified, PeerSubject: r.PeerSubject,
+		PeerNotAfter: time.Unix(0, 0).UTC(), // unknown
+		Principal:    r.Caller.Principal, PrincipalType: r.Caller.PrincipalType,
+		JWTIssuer: r.Caller.JWTIssuer, JWTSubject: r.Caller.JWTSubject, JWTAudience: joinComma(r.Caller.JWTAudience),
+		JWTScopes: nonNil(r.Caller.Scopes), Decision: r.Decision, Policy: apiPolicy, Reason: r.Reason,
+		Attributes: recordAttributes(r),
 	}
 }
 

@@ -52,12 +52,18 @@ func nonNilMap(m map[string]string) map[string]string {
 }
 
 // spanColumns are the otel_traces columns scanSpan reads, in order.
+// scanner is a row to scan: the current row of store.Rows, or a row of a
+// copy table decoded (byid.Row).
+type scanner interface {
+	Scan(dest ...any) error
+}
+
 const spanColumns = `Timestamp, TraceId, SpanId, ParentSpanId, TraceState, toString(SpanName), toString(SpanKind),
   toString(ServiceName), ResourceAttributes, ScopeName, ScopeVersion, SpanAttributes, Duration,
   toString(StatusCode), StatusMessage, Events.Timestamp, arrayMap(x -> toString(x), Events.Name), Events.Attributes,
   Links.TraceId, Links.SpanId, Links.TraceState, Links.Attributes`
 
-func scanSpan(r store.Rows) (*taplinev1.Span, error) {
+func scanSpan(r scanner) (*taplinev1.Span, error) {
 	var (
 		sp                    taplinev1.Span
 		start                 time.Time
@@ -117,7 +123,7 @@ const eventColumns = `Timestamp, Duration, toString(Source), toString(ServiceNam
   Principal, toString(PrincipalType), JwtIssuer, JwtSubject, JwtAudience, JwtScopes,
   toString(Decision), toString(Policy), toString(Reason), ConnectionId, Attributes`
 
-func scanEvent(r store.Rows, extra ...any) (*taplinev1.AccessEvent, error) {
+func scanEvent(r scanner, extra ...any) (*taplinev1.AccessEvent, error) {
 	var (
 		e                     taplinev1.AccessEvent
 		tlsInfo               taplinev1.AccessTls
@@ -159,7 +165,7 @@ const tlsColumns = `Timestamp, toString(Source), toString(ServiceName), toString
   toString(TlsVersion), toString(TlsCipher), TlsResumed, toString(Alpn), MtlsVerified,
   PeerSpiffeId, PeerSubject, PeerIssuer, PeerSerial, PeerNotBefore, PeerNotAfter, PeerFingerprint, Attributes`
 
-func scanTLS(r store.Rows) (*taplinev1.TlsConnection, error) {
+func scanTLS(r scanner) (*taplinev1.TlsConnection, error) {
 	var (
 		c                       taplinev1.TlsConnection
 		peer                    taplinev1.Certificate

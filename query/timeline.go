@@ -14,6 +14,7 @@ import (
 	taplinev1 "github.com/tapline/tapline/api/tapline/v1"
 	"github.com/tapline/tapline/event"
 	"github.com/tapline/tapline/store"
+	"github.com/tapline/tapline/store/byid"
 )
 
 // A timeline follows ids from spans to access events and back a few times,
@@ -354,7 +355,8 @@ func widen(into *window, w window) *window {
 }
 
 // loadSpans reads the spans of the given traces within w, at most limit of
-// them.
+// them, from the copy of otel_traces by trace id, or from otel_traces when
+// the copy holds none of them.
 func (s *Server) loadSpans(ctx context.Context, ids []string, w *window, limit int) ([]*taplinev1.Span, bool, error) {
 	if len(ids) == 0 || w == nil {
 		return nil, false, nil
@@ -362,8 +364,36 @@ func (s *Server) loadSpans(ctx context.Context, ids []string, w *window, limit i
 	if limit <= 0 {
 		return nil, true, nil
 	}
+	var spans []*taplinev1.Span
+	truncated, err := s.readCopies(ctx, "read spans", byid.Spans, ids, *w, limit, func(r byid.Row) error {
+		sp, err := scanSpan(r)
+		if err != nil {
+			return err
+		}
+		spans = append(spans, sp)
+		return nil
+	})
+	if err != nil || len(spans) == 0 {
+		if err == nil {
+			return s.loadSourceSpans(ctx, ids, *w, limit)
+		}
+		return nil, false, err
+	}
+	// The order of the source read: start time, then span id.
+	slices.SortStableFunc(spans, func(a, b *taplinev1.Span) int {
+		if c := a.GetStartTime().AsTime().Compare(b.GetStartTime().AsTime()); c != 0 {
+			return c
+		}
+		return strings.Compare(a.GetSpanId(), b.GetSpanId())
+	})
+	return spans, truncated, nil
+}
+
+// loadSourceSpans reads the spans of the given traces within w from
+// otel_traces, at most limit of them.
+func (s *Server) loadSourceSpans(ctx context.Context, ids []string, w window, limit int) ([]*taplinev1.Span, bool, error) {
 	st := newStmt()
-	sql := "SELECT " + spanColumns + "\nFROM otel_traces\nWHERE TraceId IN " + st.strs(ids) + "\n  AND " + st.inTime("Timestamp", *w) +
+	sql := "SELECT " + spanColumns + "\nFROM otel_traces\nWHERE TraceId IN " + st.strs(ids) + "\n  AND " + st.inTime("Timestamp", w) +
 		"\nORDER BY Timestamp, SpanId\nLIMIT " + st.u32(uint32(limit+1)) + pointRead
 	var spans []*taplinev1.Span
 	truncated := false
@@ -393,8 +423,33 @@ func (s *Server) loadEvents(ctx context.Context, requests, orphanTraces []string
 	if limit <= 0 {
 		return nil, true, nil
 	}
+	// The copy holds an event under its request id, or its trace id when
+	// it has none; an id of one kind that is also an id of the other is
+	// told apart by the row.
+	var events []*taplinev1.AccessEvent
+	truncated, err := s.readCopies(ctx, "read access events", byid.Events, slices.Concat(requests, orphanTraces), *w, limit, func(r byid.Row) error {
+		e, err := scanEvent(r)
+		if err != nil {
+			return err
+		}
+		if rid := e.GetRequestId(); slices.Contains(requests, rid) || rid == "" && slices.Contains(orphanTraces, e.GetTraceId()) {
+			events = append(events, e)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	if len(events) > 0 {
+		return events, truncated, nil
+	}
+	return s.loadSourceEvents(ctx, requests, orphanTraces, *w, limit)
+}
+
+// loadSourceEvents is loadEvents from access_events.
+func (s *Server) loadSourceEvents(ctx context.Context, requests, orphanTraces []string, w window, limit int) ([]*taplinev1.AccessEvent, bool, error) {
 	st := newStmt()
-	bounds := st.inBucketedTime(*w)
+	bounds := st.inBucketedTime(w)
 	var parts []string
 	if len(requests) > 0 {
 		parts = append(parts, "SELECT "+eventColumns+"\nFROM access_events\nWHERE RequestId IN "+st.strs(requests)+"\n  AND "+bounds)
@@ -446,9 +501,28 @@ func (s *Server) loadTLS(ctx context.Context, lookedUp, fromEvents []string, w *
 	if len(conns) == 0 || span == nil {
 		return nil, false, nil
 	}
+	within := window{start: span.start.Add(-s.cfg.TLSLookback), end: span.end}
+	var out []*taplinev1.TlsConnection
+	truncated, err := s.readCopies(ctx, "read TLS connections", byid.TLS, conns, within, limit, func(r byid.Row) error {
+		conn, err := scanTLS(r)
+		if err != nil {
+			return err
+		}
+		out = append(out, conn)
+		return nil
+	})
+	if err != nil || len(out) > 0 {
+		return out, truncated, err
+	}
+	return s.loadSourceTLS(ctx, conns, within, limit)
+}
+
+// loadSourceTLS reads the TLS connections with the given ids within w from
+// tls_connections, at most limit of them.
+func (s *Server) loadSourceTLS(ctx context.Context, conns []string, w window, limit int) ([]*taplinev1.TlsConnection, bool, error) {
 	st := newStmt()
 	sql := "SELECT " + tlsColumns + "\nFROM tls_connections\nWHERE ConnectionId IN " + st.strs(conns) +
-		"\n  AND " + st.inBucketedTime(window{start: span.start.Add(-s.cfg.TLSLookback), end: span.end}) +
+		"\n  AND " + st.inBucketedTime(w) +
 		"\nORDER BY Timestamp\nLIMIT " + st.u32(uint32(limit+1)) + pointRead
 	var out []*taplinev1.TlsConnection
 	truncated := false

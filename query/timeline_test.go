@@ -9,9 +9,11 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	taplinev1 "github.com/tapline/tapline/api/tapline/v1"
 	"github.com/tapline/tapline/event"
+	"github.com/tapline/tapline/ingest/ingesttest"
 	"github.com/tapline/tapline/query/querytest"
 )
 
@@ -129,5 +131,47 @@ func TestTimelineHopsWithOneID(t *testing.T) {
 			require.Equal(t, []string{request}, tl.GetRequestIds())
 			require.False(t, tl.GetTruncated())
 		})
+	}
+}
+
+// TestTimelineCopiesMatchSource reads timelines from the copies by id that
+// ingest writes (migration 0016), then with the copies emptied, from the
+// source tables, as for rows stored before the copies on a cluster: both
+// give the same timelines.
+func TestTimelineCopiesMatchSource(t *testing.T) {
+	eng := querytest.OpenEngine(t)
+	require.NoError(t, querytest.Load(t, eng, querytest.Build()))
+	h := startServer(t, eng)
+	ctx := withToken(viewerToken)
+	timelines := func() map[string]*taplinev1.Timeline {
+		out := map[string]*taplinev1.Timeline{}
+		for _, id := range []string{querytest.CheckoutTraceID, querytest.DeniedTraceID, querytest.MeshTraceID,
+			querytest.BackgroundTraceID(0), querytest.BackgroundTraceID(7)} {
+			tl, err := h.traces.GetTrace(ctx, &taplinev1.GetTraceRequest{TraceId: id})
+			require.NoError(t, err, "trace %s", id)
+			out["trace "+id] = tl
+		}
+		for _, id := range []string{querytest.CheckoutRequestID, querytest.DeniedRequestID, querytest.MeshRequestID} {
+			tl, err := h.traces.GetRequest(ctx, &taplinev1.GetRequestRequest{RequestId: id})
+			require.NoError(t, err, "request %s", id)
+			out["request "+id] = tl
+		}
+		return out
+	}
+	copies := []string{"otel_traces_by_id", "access_events_by_id", "tls_connections_by_id"}
+	for _, table := range copies { // the checkout request's rows are there to read
+		n, err := ingesttest.CountWhere(context.Background(), eng, table,
+			"Id IN ('"+querytest.CheckoutTraceID+"', '"+querytest.CheckoutRequestID+"', '"+querytest.CheckoutConnID+"')")
+		require.NoError(t, err)
+		require.NotZero(t, n, "checkout rows in %s", table)
+	}
+	fromCopies := timelines()
+	require.Len(t, fromCopies["trace "+querytest.CheckoutTraceID].GetEntries(), 8)
+	for _, table := range copies {
+		require.NoError(t, eng.Exec(context.Background(), "TRUNCATE TABLE "+table, nil))
+	}
+	fromSource := timelines()
+	for name, tl := range fromCopies {
+		require.True(t, proto.Equal(tl, fromSource[name]), "%s:\ncopies %v\nsource %v", name, tl, fromSource[name])
 	}
 }

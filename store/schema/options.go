@@ -45,13 +45,13 @@ type Options struct {
 // forever (no TTL clause). Values are whole seconds; Go duration syntax in
 // YAML ("720h").
 type Retention struct {
-	// Traces applies to otel_traces and otel_traces_trace_id_ts.
+	// Traces applies to otel_traces and the tables derived from it.
 	Traces time.Duration `yaml:"traces"`
 	// Logs applies to otel_logs.
 	Logs time.Duration `yaml:"logs"`
-	// AccessEvents applies to access_events and access_events_id_ts.
+	// AccessEvents applies to access_events and the tables derived from it.
 	AccessEvents time.Duration `yaml:"access_events"`
-	// TLSConnections applies to tls_connections.
+	// TLSConnections applies to tls_connections and its copy by id.
 	TLSConnections time.Duration `yaml:"tls_connections"`
 	// Ledger applies to ingest_ledger. Default 0: reports cite the ledger.
 	Ledger time.Duration `yaml:"ledger"`

@@ -62,6 +62,10 @@ var ttlColumn = map[string]struct{ key, expr string }{
 	// as many rows as their source tables and expire with them.
 	"compliance_requests_daily": {"access_events", "toDateTime(Day)"},
 	"compliance_traces_daily":   {"traces", "toDateTime(Day)"},
+	// The copies sorted by id (0016) expire with their source tables.
+	"otel_traces_by_id":     {"traces", "toDateTime(Timestamp)"},
+	"access_events_by_id":   {"access_events", "toDateTime(Timestamp)"},
+	"tls_connections_by_id": {"tls_connections", "toDateTime(Timestamp)"},
 }
 
 // dedupWindow is how many recent insert blocks a non-replicated table

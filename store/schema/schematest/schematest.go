@@ -21,6 +21,7 @@ import (
 var Tables = []string{
 	"otel_traces", "otel_traces_trace_id_ts", "otel_logs", "access_events", "access_events_id_ts",
 	"tls_connections", "ingest_ledger", "compliance_runs", "compliance_findings", "schema_migrations",
+	"otel_traces_by_id", "access_events_by_id", "tls_connections_by_id",
 }
 
 // Run migrates eng's (empty) database with opts and checks the result:
@@ -296,9 +297,10 @@ func ttlChange(t *testing.T, ctx context.Context, eng store.Engine, opts schema.
 	applied, err := schema.Migrate(ctx, eng, shorter)
 	require.NoError(t, err)
 	sort.Strings(applied)
-	require.Equal(t, []string{"ttl compliance_traces_daily", "ttl otel_logs", "ttl otel_traces", "ttl otel_traces_trace_id_ts"}, applied)
+	require.Equal(t, []string{"ttl compliance_traces_daily", "ttl otel_logs", "ttl otel_traces", "ttl otel_traces_by_id", "ttl otel_traces_trace_id_ts"}, applied)
 	require.Contains(t, engineFull(t, ctx, eng, "otel_traces"), "TTL toDateTime(Timestamp) + toIntervalDay(7)")
 	require.Contains(t, engineFull(t, ctx, eng, "otel_traces_trace_id_ts"), "TTL toDateTime(Start) + toIntervalDay(7)")
+	require.Contains(t, engineFull(t, ctx, eng, "otel_traces_by_id"), "TTL toDateTime(Timestamp) + toIntervalDay(7)")
 	require.NotContains(t, engineFull(t, ctx, eng, "otel_logs"), "TTL")
 
 	again, err := schema.Migrate(ctx, eng, shorter)
@@ -307,7 +309,7 @@ func ttlChange(t *testing.T, ctx context.Context, eng store.Engine, opts schema.
 
 	back, err := schema.Migrate(ctx, eng, opts)
 	require.NoError(t, err)
-	require.Len(t, back, 4)
+	require.Len(t, back, 5)
 	require.Contains(t, engineFull(t, ctx, eng, "otel_logs"), "TTL toDateTime(Timestamp) + toIntervalDay(30)")
 }
 
