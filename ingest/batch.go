@@ -444,24 +444,42 @@ func (in *Ingester) write(ctx context.Context, j *job, st *jobState) error {
 		in.m.stageDuration.WithLabelValues(stageLedger).Observe(time.Since(start).Seconds())
 		st.ledgerDone = true
 	}
+	// The tables' inserts run at once: a span's row and its copy by id
+	// are written by two of the engine's connections, on two cores.
 	start := time.Now()
+	var (
+		mu   sync.Mutex
+		wg   sync.WaitGroup
+		errs []error
+	)
 	for _, t := range tables {
 		b := st.batches[t]
 		if b == nil {
 			continue
 		}
-		n := b.Rows()
-		if err := b.Send(ctx); err != nil {
-			in.m.insertErrors.WithLabelValues(t).Inc()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n := b.Rows()
+			err := b.Send(ctx)
+			mu.Lock()
+			defer mu.Unlock()
 			delete(st.batches, t) // a failed batch is built again
-			return fmt.Errorf("insert into %s: %w", t, err)
-		}
-		delete(st.batches, t)
-		if st.sent == nil {
-			st.sent = map[string]bool{}
-		}
-		st.sent[t] = true
-		in.m.rows.WithLabelValues(t).Add(float64(n))
+			if err != nil {
+				in.m.insertErrors.WithLabelValues(t).Inc()
+				errs = append(errs, fmt.Errorf("insert into %s: %w", t, err))
+				return
+			}
+			if st.sent == nil {
+				st.sent = map[string]bool{}
+			}
+			st.sent[t] = true
+			in.m.rows.WithLabelValues(t).Add(float64(n))
+		}()
+	}
+	wg.Wait()
+	if len(errs) > 0 {
+		return errors.Join(errs...)
 	}
 	in.m.stageDuration.WithLabelValues(stageInsert).Observe(time.Since(start).Seconds())
 	return nil

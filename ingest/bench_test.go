@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"syscall"
@@ -230,10 +231,10 @@ func insertRows(ctx context.Context, eng store.Engine, rows *otlprow.Rows) error
 			return err
 		}
 	}
-	if err := bt.Send(ctx); err != nil {
-		return err
-	}
-	return bc.Send(ctx)
+	// Both at once, as the ingest sends them.
+	errc := make(chan error, 1)
+	go func() { errc <- bc.Send(ctx) }()
+	return errors.Join(bt.Send(ctx), <-errc)
 }
 
 // truncateSpans empties otel_traces and its copy by id.
