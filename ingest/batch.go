@@ -452,11 +452,18 @@ func (in *Ingester) write(ctx context.Context, j *job, st *jobState) error {
 		wg   sync.WaitGroup
 		errs []error
 	)
+	type pending struct {
+		table string
+		batch store.Batch
+	}
+	var todo []pending
 	for _, t := range tables {
-		b := st.batches[t]
-		if b == nil {
-			continue
+		if b := st.batches[t]; b != nil {
+			todo = append(todo, pending{t, b})
 		}
+	}
+	for _, p := range todo {
+		t, b := p.table, p.batch
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -373,11 +373,11 @@ func (s *Server) loadSpans(ctx context.Context, ids []string, w *window, limit i
 		spans = append(spans, sp)
 		return nil
 	})
-	if err != nil || len(spans) == 0 {
-		if err == nil {
-			return s.loadSourceSpans(ctx, ids, *w, limit)
-		}
+	if err != nil {
 		return nil, false, err
+	}
+	if len(spans) == 0 {
+		return s.loadSourceSpans(ctx, ids, *w, limit)
 	}
 	// The order of the source read: start time, then span id.
 	slices.SortStableFunc(spans, func(a, b *taplinev1.Span) int {
@@ -511,8 +511,11 @@ func (s *Server) loadTLS(ctx context.Context, lookedUp, fromEvents []string, w *
 		out = append(out, conn)
 		return nil
 	})
-	if err != nil || len(out) > 0 {
-		return out, truncated, err
+	if err != nil {
+		return nil, false, err
+	}
+	if len(out) > 0 {
+		return out, truncated, nil
 	}
 	return s.loadSourceTLS(ctx, conns, within, limit)
 }

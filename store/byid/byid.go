@@ -17,7 +17,6 @@ package byid
 import (
 	"fmt"
 	"reflect"
-	"unsafe"
 
 	"github.com/tapline/tapline/store"
 	"github.com/tapline/tapline/store/rowbinary"
@@ -198,25 +197,21 @@ func (c *Copy) ColumnTypes() []string {
 	return out
 }
 
-// InsertColumns are the copy table's columns, in the order of Append's values.
+// InsertColumns are the copy table's columns in the order an insert
+// appends them: the id, the time, Row.
 func InsertColumns() []string { return append([]string(nil), columns...) }
 
 // NewEncoder returns an encoder of rows into one insert into the copy
 // table. An encoder is not safe for concurrent use.
 func (c *Copy) NewEncoder() *Encoder { return &Encoder{c: c} }
 
-// Encoder encodes the rows of one insert. Source rows share map values
-// (every span of a resource has the same ResourceAttributes map): it
-// encodes a map once and copies the bytes for the rows after.
+// Encoder encodes source rows given as values, for writers of few rows
+// (the API's own access events, test loaders). The ingest encodes its
+// mapped rows directly (AppendCopy in package otlprow), in the same
+// layout.
 type Encoder struct {
-	c    *Copy
-	buf  []byte
-	last map[int]mapBytes // by column: the map encoded last
-}
-
-type mapBytes struct {
-	ptr   unsafe.Pointer
-	bytes []byte
+	c   *Copy
+	buf []byte
 }
 
 // Append adds one source row to b, an insert into the copy table, with
@@ -238,37 +233,15 @@ func (e *Encoder) Append(b store.Batch, values []any) error {
 	if id == "" {
 		return nil
 	}
+	row := e.buf[:0]
 	var err error
-	if e.buf, err = e.encode(e.buf[:0], values); err != nil {
-		return err
-	}
-	return b.Append(id, values[c.time], e.buf)
-}
-
-func (e *Encoder) encode(b []byte, values []any) ([]byte, error) {
-	var err error
-	for i, t := range e.c.types {
-		if m, ok := values[i].(map[string]string); ok && len(m) > 0 {
-			p := reflect.ValueOf(m).UnsafePointer()
-			if l, ok := e.last[i]; ok && l.ptr == p {
-				b = append(b, l.bytes...)
-				continue
-			}
-			start := len(b)
-			if b, err = t.Append(b, m); err != nil {
-				return b, fmt.Errorf("byid: %s column %s: %w", e.c.table, e.c.cols[i], err)
-			}
-			if e.last == nil {
-				e.last = map[int]mapBytes{}
-			}
-			e.last[i] = mapBytes{p, append(e.last[i].bytes[:0], b[start:]...)}
-			continue
-		}
-		if b, err = t.Append(b, values[i]); err != nil {
-			return b, fmt.Errorf("byid: %s column %s: %w", e.c.table, e.c.cols[i], err)
+	for i, t := range c.types {
+		if row, err = t.Append(row, values[i]); err != nil {
+			return fmt.Errorf("byid: %s column %s: %w", c.table, c.cols[i], err)
 		}
 	}
-	return b, nil
+	e.buf = row
+	return b.Append(id, values[c.time], row)
 }
 
 // Decode reads the source row a Row value holds.
