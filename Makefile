@@ -19,7 +19,7 @@ TEST_TIMEOUT ?= 20m
 SOAK_DURATION ?= 10m
 
 # Debian packages the tests drive as real parts.
-DEB_PACKAGES := nginx python3-fastapi python3-uvicorn python3-wsproto chromium poppler-utils docker-compose protobuf-compiler openssl
+DEB_PACKAGES := nginx python3-fastapi python3-uvicorn python3-wsproto chromium poppler-utils docker-compose protobuf-compiler libprotobuf-dev openssl
 
 # telemetrygen (OTLP load generator for tests). Contrib releases newer than the
 # collector generation pinned in go.mod are not all on the module proxy.

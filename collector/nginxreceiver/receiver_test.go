@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -215,15 +216,22 @@ func TestMetrics(t *testing.T) {
 	}
 	waitRecords(t, sink, 3)
 
-	m, err := tel.GetMetric("tapline.nginx.lines")
-	require.NoError(t, err)
-	got := map[string]int64{}
-	for _, dp := range sumPoints(t, m) {
-		v, _ := dp.Attributes.Value("result")
-		got[v.AsString()] = dp.Value
+	// Lines are counted once the consumer returned, just after the sink
+	// holds them.
+	lines := func() map[string]int64 {
+		m, err := tel.GetMetric("tapline.nginx.lines")
+		require.NoError(t, err)
+		got := map[string]int64{}
+		for _, dp := range sumPoints(t, m) {
+			v, _ := dp.Attributes.Value("result")
+			got[v.AsString()] = dp.Value
+		}
+		return got
 	}
-	require.Equal(t, map[string]int64{"mapped": 1, "partial": 1, "unparsed": 1}, got)
-	m, err = tel.GetMetric("otelcol_receiver_accepted_log_records")
+	want := map[string]int64{"mapped": 1, "partial": 1, "unparsed": 1}
+	require.Eventually(t, func() bool { return reflect.DeepEqual(lines(), want) }, 5*time.Second, 5*time.Millisecond,
+		"tapline.nginx.lines: %v", lines())
+	m, err := tel.GetMetric("otelcol_receiver_accepted_log_records")
 	require.NoError(t, err)
 	var accepted int64
 	for _, dp := range sumPoints(t, m) {
