@@ -306,6 +306,11 @@ func Run(ctx context.Context, set Settings) error {
 		return err
 	}
 	if err := c.Start(ctx); err != nil {
+		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			// ctx ended while the collector started: Start shut it
+			// down, which is what ending ctx asks of Run.
+			return nil
+		}
 		return err
 	}
 	select {
