@@ -364,15 +364,7 @@ func (s *Server) loadSpans(ctx context.Context, ids []string, w *window, limit i
 	if limit <= 0 {
 		return nil, true, nil
 	}
-	var spans []*taplinev1.Span
-	truncated, err := s.readCopies(ctx, "read spans", byid.Spans, ids, *w, limit, func(r byid.Row) error {
-		sp, err := scanSpan(r)
-		if err != nil {
-			return err
-		}
-		spans = append(spans, sp)
-		return nil
-	})
+	spans, truncated, err := readCopies(ctx, s, "read spans", byid.Spans, ids, *w, limit, scanSpan, nil)
 	if err != nil {
 		return nil, false, err
 	}
@@ -426,17 +418,12 @@ func (s *Server) loadEvents(ctx context.Context, requests, orphanTraces []string
 	// The copy holds an event under its request id, or its trace id when
 	// it has none; an id of one kind that is also an id of the other is
 	// told apart by the row.
-	var events []*taplinev1.AccessEvent
-	truncated, err := s.readCopies(ctx, "read access events", byid.Events, slices.Concat(requests, orphanTraces), *w, limit, func(r byid.Row) error {
-		e, err := scanEvent(r)
-		if err != nil {
-			return err
-		}
-		if rid := e.GetRequestId(); slices.Contains(requests, rid) || rid == "" && slices.Contains(orphanTraces, e.GetTraceId()) {
-			events = append(events, e)
-		}
-		return nil
-	})
+	events, truncated, err := readCopies(ctx, s, "read access events", byid.Events, slices.Concat(requests, orphanTraces), *w, limit,
+		func(r scanner) (*taplinev1.AccessEvent, error) { return scanEvent(r) },
+		func(e *taplinev1.AccessEvent) bool {
+			rid := e.GetRequestId()
+			return slices.Contains(requests, rid) || rid == "" && slices.Contains(orphanTraces, e.GetTraceId())
+		})
 	if err != nil {
 		return nil, false, err
 	}
@@ -502,15 +489,7 @@ func (s *Server) loadTLS(ctx context.Context, lookedUp, fromEvents []string, w *
 		return nil, false, nil
 	}
 	within := window{start: span.start.Add(-s.cfg.TLSLookback), end: span.end}
-	var out []*taplinev1.TlsConnection
-	truncated, err := s.readCopies(ctx, "read TLS connections", byid.TLS, conns, within, limit, func(r byid.Row) error {
-		conn, err := scanTLS(r)
-		if err != nil {
-			return err
-		}
-		out = append(out, conn)
-		return nil
-	})
+	out, truncated, err := readCopies(ctx, s, "read TLS connections", byid.TLS, conns, within, limit, scanTLS, nil)
 	if err != nil {
 		return nil, false, err
 	}

@@ -152,13 +152,6 @@ func (t *Type) appendArray(b []byte, v any) ([]byte, error) {
 		}
 		return b, nil
 	}
-	// The other element types of the OTel tables, without reflection.
-	switch s := v.(type) {
-	case []time.Time:
-		return appendEach(b, elem, s)
-	case []map[string]string:
-		return appendEach(b, elem, s)
-	}
 	rv := reflect.ValueOf(v)
 	if rv.Kind() != reflect.Slice && rv.Kind() != reflect.Array {
 		return b, t.mismatch(v)
@@ -167,18 +160,6 @@ func (t *Type) appendArray(b []byte, v any) ([]byte, error) {
 	var err error
 	for i := range rv.Len() {
 		if b, err = elem.Append(b, rv.Index(i).Interface()); err != nil {
-			return b, fmt.Errorf("element %d: %w", i, err)
-		}
-	}
-	return b, nil
-}
-
-// appendEach appends the elements of s as an Array of elem.
-func appendEach[E any](b []byte, elem *Type, s []E) ([]byte, error) {
-	b = binary.AppendUvarint(b, uint64(len(s)))
-	var err error
-	for i, x := range s {
-		if b, err = elem.Append(b, x); err != nil {
 			return b, fmt.Errorf("element %d: %w", i, err)
 		}
 	}
@@ -217,22 +198,6 @@ func (t *Type) appendMap(b []byte, v any) ([]byte, error) {
 // intValue returns v as a signed or unsigned 64-bit integer, for any Go
 // integer type (including named ones such as time.Duration).
 func intValue(v any) (i int64, u uint64, unsigned, ok bool) {
-	switch x := v.(type) { // the common types, without reflection
-	case uint64:
-		return 0, x, true, true
-	case uint16:
-		return 0, uint64(x), true, true
-	case uint32:
-		return 0, uint64(x), true, true
-	case uint8:
-		return 0, uint64(x), true, true
-	case int64:
-		return x, 0, false, true
-	case int:
-		return int64(x), 0, false, true
-	case int32:
-		return int64(x), 0, false, true
-	}
 	rv := reflect.ValueOf(v)
 	switch rv.Kind() {
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
