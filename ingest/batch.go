@@ -520,6 +520,9 @@ func (in *Ingester) build(ctx context.Context, j *job, st *jobState) error {
 // buildTable returns the engine batch of table's rows, or nil when there are none.
 func (in *Ingester) buildTable(ctx context.Context, j *job, table string) (store.Batch, error) {
 	if copies[table] != nil {
+		if !in.cfg.CopiesByID {
+			return nil, nil
+		}
 		return in.buildCopy(ctx, j, table)
 	}
 	n, cols, row := sourceRows(j.rows, table)

@@ -50,6 +50,12 @@ type Config struct {
 	BackoffMax     time.Duration `yaml:"backoff_max"`
 	// LagInterval is how often the consumer's lag is read for the metrics.
 	LagInterval time.Duration `yaml:"lag_interval"`
+	// CopiesByID writes each span, access event and TLS connection also
+	// into its copy sorted by id (migration 0016), which timelines read.
+	// Default true. Off, the insert step does about a third more spans
+	// per second and GetTrace reads the source tables, about three times
+	// slower (docs/BENCHMARKS.md, "GetTrace at 10M spans: copies by id").
+	CopiesByID bool `yaml:"copies_by_id"`
 }
 
 // DefaultConsumer is the name of the durable consumer all ingest processes share.
@@ -70,6 +76,7 @@ func Default() Config {
 		BackoffInitial: 100 * time.Millisecond,
 		BackoffMax:     30 * time.Second,
 		LagInterval:    5 * time.Second,
+		CopiesByID:     true,
 	}
 }
 

@@ -284,6 +284,24 @@ func TestIngestAllTables(t *testing.T) {
 	require.Equal(t, uint64(1), s.Chains[0].FirstBatch)
 }
 
+// TestCopiesByIDOff: with ingest.copies_by_id off, the source tables get
+// every row and the copies none (timelines then read the source tables).
+func TestCopiesByIDOff(t *testing.T) {
+	e := newEnv(t)
+	const spans, events = 200, 40
+	e.publishSpans(0, spans, 50)
+	e.pub.Logs(bus.SubjectEvents, ingesttest.Events(0, events))
+	e.start(e.eng, func(c *Config) { c.CopiesByID = false })
+	e.waitIdle()
+	require.Equal(t, uint64(spans), ingesttest.Count(t, e.eng, otlprow.TableTraces))
+	require.Equal(t, uint64(events), ingesttest.Count(t, e.eng, otlprow.TableAccess))
+	require.Equal(t, uint64(events), ingesttest.Count(t, e.eng, otlprow.TableTLS))
+	for _, c := range copyOf {
+		require.Zero(t, ingesttest.Count(t, e.eng, c.Table()), c.Table())
+	}
+	e.verify()
+}
+
 func TestLifecycle(t *testing.T) {
 	e := newEnv(t)
 	js := ingesttest.Connect(t, e.bus)
