@@ -405,13 +405,6 @@ var tables = []string{
 	otlprow.TableTLS, byid.TLS.Table(),
 }
 
-// copies are the copy tables among tables, by name.
-var copies = map[string]*byid.Copy{
-	byid.Spans.Table():  byid.Spans,
-	byid.Events.Table(): byid.Events,
-	byid.TLS.Table():    byid.TLS,
-}
-
 // dedupToken names one table's insert of one batch. A batch written again
 // (a retry, or another process after a redelivery) uses the same tokens.
 func dedupToken(stream string, ref batchRef, table string) string {
@@ -519,11 +512,11 @@ func (in *Ingester) build(ctx context.Context, j *job, st *jobState) error {
 
 // buildTable returns the engine batch of table's rows, or nil when there are none.
 func (in *Ingester) buildTable(ctx context.Context, j *job, table string) (store.Batch, error) {
-	if copies[table] != nil {
+	if c := byid.Named(table); c != nil {
 		if !in.cfg.CopiesByID {
 			return nil, nil
 		}
-		return in.buildCopy(ctx, j, table)
+		return in.buildCopy(ctx, j, c)
 	}
 	n, cols, row := sourceRows(j.rows, table)
 	if n == 0 {
@@ -545,50 +538,31 @@ func (in *Ingester) buildTable(ctx context.Context, j *job, table string) (store
 }
 
 // buildCopy returns the batch of a copy by id (package byid): the rows
-// with an id, each encoded by its AppendCopy method; nil when there are
-// none.
-func (in *Ingester) buildCopy(ctx context.Context, j *job, table string) (store.Batch, error) {
+// with an id, each encoding itself; nil when there are none.
+func (in *Ingester) buildCopy(ctx context.Context, j *job, c *byid.Copy) (store.Batch, error) {
+	r := j.rows
 	var (
-		r      = j.rows
-		n      int
-		key    func(i int) (id string, at time.Time)
-		encode func(i int, dst []byte) []byte
+		n    int
+		fill func(store.Batch) error
 	)
-	switch table {
-	case byid.Spans.Table():
-		n = len(r.Spans)
-		key = func(i int) (string, time.Time) { return r.Spans[i].TraceID, r.Spans[i].Timestamp }
-		encode = func(i int, dst []byte) []byte { return r.Spans[i].AppendCopy(dst) }
-	case byid.Events.Table():
-		n = len(r.Access)
-		key = func(i int) (string, time.Time) {
-			a := &r.Access[i]
-			return cmp.Or(a.RequestID, a.TraceID), a.Timestamp
-		}
-		encode = func(i int, dst []byte) []byte { return r.Access[i].AppendCopy(dst) }
-	case byid.TLS.Table():
-		n = len(r.TLS)
-		key = func(i int) (string, time.Time) { return r.TLS[i].ConnectionID, r.TLS[i].Timestamp }
-		encode = func(i int, dst []byte) []byte { return r.TLS[i].AppendCopy(dst) }
+	switch c {
+	case byid.Spans:
+		n, fill = len(r.Spans), func(b store.Batch) error { return byid.Append(b, r.Spans) }
+	case byid.Events:
+		n, fill = len(r.Access), func(b store.Batch) error { return byid.Append(b, r.Access) }
+	case byid.TLS:
+		n, fill = len(r.TLS), func(b store.Batch) error { return byid.Append(b, r.TLS) }
 	}
 	if n == 0 {
 		return nil, nil
 	}
-	b, err := in.eng.PrepareBatch(ctx, table, byid.InsertColumns(), store.WithDedupToken(dedupToken(in.cfg.Stream, j.ref, table)))
+	b, err := in.eng.PrepareBatch(ctx, c.Table(), byid.InsertColumns(), store.WithDedupToken(dedupToken(in.cfg.Stream, j.ref, c.Table())))
 	if err != nil {
-		return nil, fmt.Errorf("prepare insert into %s: %w", table, err)
+		return nil, fmt.Errorf("prepare insert into %s: %w", c.Table(), err)
 	}
-	var buf []byte
-	for i := 0; i < n; i++ {
-		id, at := key(i)
-		if id == "" { // no timeline asks for it
-			continue
-		}
-		buf = encode(i, buf[:0])
-		if err := b.Append(id, at, buf); err != nil {
-			b.Abort()
-			return nil, fmt.Errorf("row %d of %s: %w", i, table, err)
-		}
+	if err := fill(b); err != nil {
+		b.Abort()
+		return nil, fmt.Errorf("%s: %w", c.Table(), err)
 	}
 	if b.Rows() == 0 {
 		b.Abort()

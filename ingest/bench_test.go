@@ -216,20 +216,15 @@ func insertRows(ctx context.Context, eng store.Engine, rows *otlprow.Rows) error
 	if err != nil {
 		return err
 	}
-	var (
-		vals []any
-		buf  []byte
-	)
+	var vals []any
 	for i := range rows.Spans {
-		sp := &rows.Spans[i]
-		vals = sp.AppendValues(vals[:0])
+		vals = rows.Spans[i].AppendValues(vals[:0])
 		if err := bt.Append(vals...); err != nil {
 			return err
 		}
-		buf = sp.AppendCopy(buf[:0])
-		if err := bc.Append(sp.TraceID, sp.Timestamp, buf); err != nil {
-			return err
-		}
+	}
+	if err := byid.Append(bc, rows.Spans); err != nil {
+		return err
 	}
 	// Both at once, as the ingest sends them.
 	errc := make(chan error, 1)

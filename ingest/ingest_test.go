@@ -151,16 +151,9 @@ func (e *env) requireExactly(table, attr string, n int) {
 	require.Equal(e.t, uint64(n), uniq, "distinct test.seq in %s", table)
 	require.Equal(e.t, uint64(0), lo)
 	require.Equal(e.t, uint64(n-1), hi)
-	if c := copyOf[table]; c != nil {
+	if c := byid.Of(table); c != nil {
 		e.requireCopied(c)
 	}
-}
-
-// copyOf names each source table's copy by id.
-var copyOf = map[string]*byid.Copy{
-	otlprow.TableTraces: byid.Spans,
-	otlprow.TableAccess: byid.Events,
-	otlprow.TableTLS:    byid.TLS,
 }
 
 // requireCopied checks that a copy by id holds each source row with an id
@@ -296,7 +289,7 @@ func TestCopiesByIDOff(t *testing.T) {
 	require.Equal(t, uint64(spans), ingesttest.Count(t, e.eng, otlprow.TableTraces))
 	require.Equal(t, uint64(events), ingesttest.Count(t, e.eng, otlprow.TableAccess))
 	require.Equal(t, uint64(events), ingesttest.Count(t, e.eng, otlprow.TableTLS))
-	for _, c := range copyOf {
+	for _, c := range byid.All {
 		require.Zero(t, ingesttest.Count(t, e.eng, c.Table()), c.Table())
 	}
 	e.verify()

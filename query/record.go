@@ -194,49 +194,34 @@ func (b *BatchRecorder) Close(ctx context.Context) error {
 // that API events pass through ingest and its ledger like every other event.
 func EngineSink(eng store.Engine) RecordSink {
 	return func(ctx context.Context, recs []AccessRecord) error {
+		rows := make([]otlprow.Access, len(recs))
+		for i, r := range recs {
+			rows[i] = accessRow(r)
+		}
 		b, err := eng.PrepareBatch(ctx, otlprow.TableAccess, otlprow.AccessColumns())
 		if err != nil {
 			return fmt.Errorf("prepare access_events batch: %w", err)
 		}
-		// Like every writer of access_events, the sink writes its copy by
-		// id too (package byid), which timelines read.
-		cb, err := eng.PrepareBatch(ctx, byid.Events.Table(), byid.InsertColumns())
-		if err != nil {
-			b.Abort()
-			return fmt.Errorf("prepare %s batch: %w", byid.Events.Table(), err)
-		}
-		enc := byid.Events.NewEncoder()
 		var vals []any
-		for _, r := range recs {
-			vals = accessRow(r).AppendValues(vals[:0])
-			err := b.Append(vals...)
-			if err == nil {
-				err = enc.Append(cb, vals)
-			}
-			if err != nil {
+		for i := range rows {
+			vals = rows[i].AppendValues(vals[:0])
+			if err := b.Append(vals...); err != nil {
 				b.Abort()
-				cb.Abort()
 				return fmt.Errorf("append access event: %w", err)
 			}
 		}
 		if err := b.Send(ctx); err != nil {
-			cb.Abort()
 			return fmt.Errorf("insert access events: %w", err)
 		}
-		if cb.Rows() == 0 {
-			cb.Abort()
-			return nil
-		}
-		if err := cb.Send(ctx); err != nil {
-			return fmt.Errorf("insert access events into %s: %w", byid.Events.Table(), err)
-		}
-		return nil
+		// Like every writer of access_events, the sink writes its copy by
+		// id too (package byid), which timelines read.
+		return byid.Insert(ctx, eng, byid.Events, rows)
 	}
 }
 
 // accessRow is the access_events row of an API call.
-func accessRow(r AccessRecord) *otlprow.Access {
-	return &otlprow.Access{
+func accessRow(r AccessRecord) otlprow.Access {
+	return otlprow.Access{
 		Timestamp: r.Time.UTC(), Duration: uint64(max(r.Duration, 0)), Source: event.SourceAPI,
 		ServiceName: r.ServiceName, Node: r.Node, RequestID: r.RequestID, TraceID: r.TraceID, SpanID: r.SpanID,
 		Method: r.Method, Path: r.Path, Query: r.Query, Route: r.Route, Protocol: r.Protocol,

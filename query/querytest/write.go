@@ -2,6 +2,7 @@ package querytest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"go.opentelemetry.io/collector/pdata/plog"
@@ -58,57 +59,27 @@ func InsertMapped(ctx context.Context, eng store.Engine, rows *otlprow.Rows) err
 			return err
 		}
 	}
-	return nil
+	// The copies by id, as the ingest writes them.
+	return errors.Join(
+		byid.Insert(ctx, eng, byid.Spans, rows.Spans),
+		byid.Insert(ctx, eng, byid.Events, rows.Access),
+		byid.Insert(ctx, eng, byid.TLS, rows.TLS),
+	)
 }
 
-// copies name the copy by id (package byid) each source table has, which
-// its writers fill too.
-var copies = map[string]*byid.Copy{
-	otlprow.TableTraces: byid.Spans,
-	otlprow.TableAccess: byid.Events,
-	otlprow.TableTLS:    byid.TLS,
-}
-
-// insert writes n rows into table, and into its copy by id if it has one.
 func insert(ctx context.Context, eng store.Engine, table string, cols []string, n int, row func(int) []any) error {
 	b, err := eng.PrepareBatch(ctx, table, cols)
 	if err != nil {
 		return fmt.Errorf("prepare %s: %w", table, err)
 	}
-	var (
-		cb  store.Batch
-		enc *byid.Encoder
-	)
-	if c := copies[table]; c != nil {
-		if cb, err = eng.PrepareBatch(ctx, c.Table(), byid.InsertColumns()); err != nil {
-			b.Abort()
-			return fmt.Errorf("prepare %s: %w", c.Table(), err)
-		}
-		enc = c.NewEncoder()
-	}
 	for i := range n {
-		vals := row(i)
-		err := b.Append(vals...)
-		if err == nil && enc != nil {
-			err = enc.Append(cb, vals)
-		}
-		if err != nil {
+		if err := b.Append(row(i)...); err != nil {
 			b.Abort()
-			if cb != nil {
-				cb.Abort()
-			}
 			return fmt.Errorf("append %s row %d: %w", table, i, err)
 		}
 	}
 	if err := b.Send(ctx); err != nil {
 		return fmt.Errorf("insert %s: %w", table, err)
-	}
-	if cb != nil && cb.Rows() == 0 {
-		cb.Abort()
-	} else if cb != nil {
-		if err := cb.Send(ctx); err != nil {
-			return fmt.Errorf("insert the copy of %s: %w", table, err)
-		}
 	}
 	return nil
 }

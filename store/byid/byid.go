@@ -10,13 +10,16 @@
 // in RowBinary. A timeline then reads one granule of three columns.
 //
 // Rows are written to both tables by whoever writes the source table (the
-// ingest, the API's own access events); a copy is not a view, because
-// encoding the row in Go costs a fraction of doing it in a view.
+// ingest, the API's own access events), with Append or Insert; a copy is
+// not a view, because encoding the row in Go costs a fraction of doing it
+// in a view.
 package byid
 
 import (
+	"context"
 	"fmt"
 	"reflect"
+	"time"
 
 	"github.com/tapline/tapline/store"
 	"github.com/tapline/tapline/store/rowbinary"
@@ -32,8 +35,30 @@ type Copy struct {
 	source string
 	cols   []string
 	types  []*rowbinary.Type
-	keys   []int // indexes of the id columns: the first non-empty one is the id
-	time   int   // index of the Timestamp column
+	ids    []string // the id columns: the first non-empty one is the id
+}
+
+// All are the copies, one per source table.
+var All = []*Copy{Spans, Events, TLS}
+
+// Of returns the copy of a source table, or nil.
+func Of(source string) *Copy {
+	for _, c := range All {
+		if c.source == source {
+			return c
+		}
+	}
+	return nil
+}
+
+// Named returns the copy table with that name, or nil.
+func Named(table string) *Copy {
+	for _, c := range All {
+		if c.table == table {
+			return c
+		}
+	}
+	return nil
 }
 
 // Spans is the copy of otel_traces, by trace id.
@@ -142,28 +167,20 @@ var TLS = mustCopy("tls_connections_by_id", "tls_connections", []string{"Connect
 	{"Attributes", "Map(String, String)"},
 })
 
-func mustCopy(table, source string, keys []string, cols [][2]string) *Copy {
-	c := &Copy{table: table, source: source, time: -1}
-	for i, col := range cols {
+func mustCopy(table, source string, ids []string, cols [][2]string) *Copy {
+	c := &Copy{table: table, source: source, ids: ids}
+	for _, col := range cols {
 		t, err := rowbinary.Parse(col[1])
 		if err != nil {
 			panic(fmt.Sprintf("byid: %s.%s: %v", table, col[0], err))
 		}
 		c.cols = append(c.cols, col[0])
 		c.types = append(c.types, t)
-		if col[0] == "Timestamp" {
-			c.time = i
-		}
 	}
-	for _, k := range keys {
-		i := c.index(k)
-		if i < 0 {
-			panic("byid: " + table + ": no id column " + k)
+	for _, want := range append([]string{"Timestamp"}, ids...) {
+		if c.index(want) < 0 {
+			panic("byid: " + table + ": no column " + want)
 		}
-		c.keys = append(c.keys, i)
-	}
-	if c.time < 0 {
-		panic("byid: " + table + ": no Timestamp column")
 	}
 	return c
 }
@@ -183,6 +200,10 @@ func (c *Copy) Table() string { return c.table }
 // Source is the name of the table it copies.
 func (c *Copy) Source() string { return c.source }
 
+// IDColumns are the source columns that give a row its id: the first
+// non-empty one.
+func (c *Copy) IDColumns() []string { return append([]string(nil), c.ids...) }
+
 // Columns are the source columns Row holds, in order.
 func (c *Copy) Columns() []string { return append([]string(nil), c.cols...) }
 
@@ -201,47 +222,63 @@ func (c *Copy) ColumnTypes() []string {
 // appends them: the id, the time, Row.
 func InsertColumns() []string { return append([]string(nil), columns...) }
 
-// NewEncoder returns an encoder of rows into one insert into the copy
-// table. An encoder is not safe for concurrent use.
-func (c *Copy) NewEncoder() *Encoder { return &Encoder{c: c} }
-
-// Encoder encodes source rows given as values, for writers of few rows
-// (the API's own access events, test loaders). The ingest encodes its
-// mapped rows directly (AppendCopy in package otlprow), in the same
-// layout.
-type Encoder struct {
-	c   *Copy
-	buf []byte
+// Source is a source table's row that encodes its own copy: its id ("" for
+// none), its time, and its columns in Row's layout (package otlprow's row
+// types; TestCopiesByIDHoldTheSourceRows checks them against Columns and
+// ColumnTypes).
+type Source interface {
+	CopyID() string
+	CopyTime() time.Time
+	AppendCopy(dst []byte) []byte
 }
 
-// Append adds one source row to b, an insert into the copy table, with
-// values in Columns order (values past them, such as access_events' Raw,
-// are ignored). A row without an id is not copied: no timeline asks for
-// it.
-func (e *Encoder) Append(b store.Batch, values []any) error {
-	c := e.c
-	if len(values) < len(c.cols) {
-		return fmt.Errorf("byid: %d values for the %d columns of %s", len(values), len(c.cols), c.table)
-	}
-	id := ""
-	for _, k := range c.keys {
-		if s, _ := values[k].(string); s != "" {
-			id = s
-			break
+// Append adds rows to b, an insert into their copy table. A row without
+// an id is not copied: no timeline asks for it.
+func Append[R any, P interface {
+	*R
+	Source
+}](b store.Batch, rows []R) error {
+	var buf []byte
+	for i := range rows {
+		r := P(&rows[i])
+		id := r.CopyID()
+		if id == "" {
+			continue
+		}
+		buf = r.AppendCopy(buf[:0])
+		if err := b.Append(id, r.CopyTime(), buf); err != nil {
+			return fmt.Errorf("byid: row %d: %w", i, err)
 		}
 	}
-	if id == "" {
+	return nil
+}
+
+// Insert writes rows into copy c in one insert (none when no row has an
+// id), for writers that insert at once; the ingest builds its batches
+// first and uses Append.
+func Insert[R any, P interface {
+	*R
+	Source
+}](ctx context.Context, eng store.Engine, c *Copy, rows []R) error {
+	if len(rows) == 0 {
 		return nil
 	}
-	row := e.buf[:0]
-	var err error
-	for i, t := range c.types {
-		if row, err = t.Append(row, values[i]); err != nil {
-			return fmt.Errorf("byid: %s column %s: %w", c.table, c.cols[i], err)
-		}
+	b, err := eng.PrepareBatch(ctx, c.table, InsertColumns())
+	if err != nil {
+		return fmt.Errorf("prepare insert into %s: %w", c.table, err)
 	}
-	e.buf = row
-	return b.Append(id, values[c.time], row)
+	if err := Append[R, P](b, rows); err != nil {
+		b.Abort()
+		return fmt.Errorf("%s: %w", c.table, err)
+	}
+	if b.Rows() == 0 {
+		b.Abort()
+		return nil
+	}
+	if err := b.Send(ctx); err != nil {
+		return fmt.Errorf("insert into %s: %w", c.table, err)
+	}
+	return nil
 }
 
 // Decode reads the source row a Row value holds.

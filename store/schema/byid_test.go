@@ -1,7 +1,6 @@
 package schema_test
 
 import (
-	"cmp"
 	"context"
 	"slices"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"github.com/tapline/tapline/ingest/otlprow"
 	"github.com/tapline/tapline/store"
 	"github.com/tapline/tapline/store/byid"
+	"github.com/tapline/tapline/store/rowbinary"
 	"github.com/tapline/tapline/store/schema"
 )
 
@@ -35,27 +35,6 @@ func (s sample) values() map[*byid.Copy][][]any {
 	}
 	for i := range s.tls {
 		out[byid.TLS] = append(out[byid.TLS], s.tls[i].AppendValues(nil))
-	}
-	return out
-}
-
-// encoded are the rows of sample encoded by the ingest (AppendCopy), per
-// copy, keyed as the ingest keys them.
-func (s sample) encoded() map[*byid.Copy][][3]any {
-	out := map[*byid.Copy][][3]any{}
-	for i := range s.spans {
-		r := &s.spans[i]
-		out[byid.Spans] = append(out[byid.Spans], [3]any{r.TraceID, r.Timestamp, r.AppendCopy(nil)})
-	}
-	for i := range s.access {
-		r := &s.access[i]
-		if id := cmp.Or(r.RequestID, r.TraceID); id != "" {
-			out[byid.Events] = append(out[byid.Events], [3]any{id, r.Timestamp, r.AppendCopy(nil)})
-		}
-	}
-	for i := range s.tls {
-		r := &s.tls[i]
-		out[byid.TLS] = append(out[byid.TLS], [3]any{r.ConnectionID, r.Timestamp, r.AppendCopy(nil)})
 	}
 	return out
 }
@@ -132,12 +111,15 @@ func copied(t *testing.T, eng store.Engine, c *byid.Copy) map[string][]byid.Row 
 	return out
 }
 
-// idColumns name, per copy, the columns whose first non-empty value is a
-// row's id.
-var idColumns = map[*byid.Copy][]string{
-	byid.Spans:  {"TraceId"},
-	byid.Events: {"RequestId", "TraceId"},
-	byid.TLS:    {"ConnectionId"},
+// rowID is a source row's id in copy c: the first non-empty of its id
+// columns.
+func rowID(c *byid.Copy, r []any) string {
+	for _, col := range c.IDColumns() {
+		if v := r[slices.Index(c.Columns(), col)].(string); v != "" {
+			return v
+		}
+	}
+	return ""
 }
 
 // want is what a copy should hold for rows: per id, the values of the
@@ -145,14 +127,7 @@ var idColumns = map[*byid.Copy][]string{
 func want(c *byid.Copy, rows [][]any) map[string][]byid.Row {
 	out := map[string][]byid.Row{}
 	for _, r := range rows {
-		id := ""
-		for _, col := range idColumns[c] {
-			if v := r[slices.Index(c.Columns(), col)].(string); v != "" {
-				id = v
-				break
-			}
-		}
-		if id != "" {
+		if id := rowID(c, r); id != "" {
 			out[id] = append(out[id], byid.Row(r[:len(c.Columns())]))
 		}
 	}
@@ -207,28 +182,43 @@ func TestCopiesByIDHoldTheSourceRows(t *testing.T) {
 		require.Equal(t, want(c, rows), copied(t, eng, c), "%s filled by the migration", c.Table())
 	}
 
-	// Rows the writers encode: the same.
+	// Rows encoded from the declared column types (package rowbinary): the
+	// same.
 	for c, rows := range src {
 		require.NoError(t, eng.Exec(ctx, "TRUNCATE TABLE "+c.Table(), nil))
+		var types []*rowbinary.Type
+		for _, text := range c.ColumnTypes() {
+			typ, err := rowbinary.Parse(text)
+			require.NoError(t, err)
+			types = append(types, typ)
+		}
 		b, err := eng.PrepareBatch(ctx, c.Table(), byid.InsertColumns())
 		require.NoError(t, err)
-		enc := c.NewEncoder()
 		for _, r := range rows {
-			require.NoError(t, enc.Append(b, r))
+			id := rowID(c, r)
+			if id == "" {
+				continue
+			}
+			var enc []byte
+			for i, typ := range types {
+				enc, err = typ.Append(enc, r[i])
+				require.NoError(t, err, "%s.%s", c.Table(), c.Columns()[i])
+			}
+			require.NoError(t, b.Append(id, r[slices.Index(c.Columns(), "Timestamp")], enc))
 		}
 		require.NoError(t, b.Send(ctx))
-		require.Equal(t, want(c, rows), copied(t, eng, c), "%s written by package byid", c.Table())
+		require.Equal(t, want(c, rows), copied(t, eng, c), "%s encoded from its declared types", c.Table())
 	}
 
-	// Rows the ingest encodes: the same.
-	for c, rows := range smp.encoded() {
+	// Rows the writers encode (byid.Insert over the otlprow rows, as the
+	// ingest and the API's sink do): the same.
+	for c, insert := range map[*byid.Copy]func() error{
+		byid.Spans:  func() error { return byid.Insert(ctx, eng, byid.Spans, smp.spans) },
+		byid.Events: func() error { return byid.Insert(ctx, eng, byid.Events, smp.access) },
+		byid.TLS:    func() error { return byid.Insert(ctx, eng, byid.TLS, smp.tls) },
+	} {
 		require.NoError(t, eng.Exec(ctx, "TRUNCATE TABLE "+c.Table(), nil))
-		b, err := eng.PrepareBatch(ctx, c.Table(), byid.InsertColumns())
-		require.NoError(t, err)
-		for _, r := range rows {
-			require.NoError(t, b.Append(r[:]...))
-		}
-		require.NoError(t, b.Send(ctx))
-		require.Equal(t, want(c, src[c]), copied(t, eng, c), "%s encoded by the ingest (AppendCopy)", c.Table())
+		require.NoError(t, insert())
+		require.Equal(t, want(c, src[c]), copied(t, eng, c), "%s written by its writers (AppendCopy)", c.Table())
 	}
 }
